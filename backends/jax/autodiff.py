@@ -1,0 +1,1 @@
+"""autodiff for the JAX backend (placeholder until implemented)."""

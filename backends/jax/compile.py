@@ -1,0 +1,1 @@
+"""compile for the JAX backend (placeholder until implemented)."""

@@ -1,0 +1,3 @@
+"""Static mode on NumPy: there is no compiler, so functions run eagerly."""
+
+

@@ -1,0 +1,1 @@
+"""autodiff for the TensorFlow backend (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""compile for the TensorFlow backend (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""autodiff for the PyTorch backend (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""compile for the PyTorch backend (placeholder until implemented)."""

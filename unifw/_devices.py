@@ -1,0 +1,66 @@
+"""Device placement: one API on every backend.
+
+Devices are named ``"cpu"`` and ``"gpu:N"`` everywhere (PyTorch's ``cuda:N``,
+TensorFlow's ``/GPU:N`` and JAX's ``cuda:N`` all map to ``gpu:N``). Creation
+ops place their result on the device of the innermost ``with uf.device(...)``
+block, else on the backend's default device (the first GPU if there is one, as
+the frameworks do). Data moves between devices only through ``x.to(device)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+from ._registry import active
+from ._tensor import Device, Tensor, wrap
+from .errors import DeviceNotAvailable
+
+_scoped_device = contextvars.ContextVar("unifw_device", default=None)
+
+
+def devices(backend=None) -> list:
+    """Devices of the active backend, e.g. ``["cpu"]`` or ``["cpu", "gpu:0"]``."""
+    from ._registry import get_backend
+
+    b = get_backend(backend)
+    return [Device(d) for d in b.devices()]
+
+
+def resolve_device(b, spec) -> str:
+    d = Device(spec)
+    if d not in b.devices():
+        raise DeviceNotAvailable(f"device {str(d)!r} is not available on backend '{b.name}' "
+                                 f"(devices: {', '.join(b.devices())})")
+    return str(d)
+
+
+def current_device(b) -> str:
+    d = _scoped_device.get()
+    if d is None:
+        return b.default_device()
+    return resolve_device(b, d)
+
+
+def default_device() -> Device:
+    """Device that creation ops use right now (``uf.device`` block, else the backend default)."""
+    return Device(current_device(active()))
+
+
+@contextlib.contextmanager
+def device(spec):
+    """``with uf.device("gpu:0"):`` creation ops inside place their results there."""
+    d = Device(spec)
+    resolve_device(active(), d)
+    token = _scoped_device.set(str(d))
+    try:
+        yield d
+    finally:
+        _scoped_device.reset(token)
+
+
+def to_device(x: Tensor, spec) -> Tensor:
+    b = x._b
+    d = resolve_device(b, spec)
+    if b.device_of(x._native) == d:
+        return x
+    return wrap(b.to_device(x._native, d), b)

@@ -1,0 +1,446 @@
+"""Generates the public op functions from :mod:`unifw._opspec`.
+
+Each generated function is straight-line code specialised to its op: find the
+backend from the first tensor argument, unwrap, check dtypes, promote (Array
+API rules, weak Python scalars), call the backend's implementation and wrap
+the result. Nothing is looked up in a registry per call. Errors raised by the
+framework are caught and re-raised as unifw errors (see :func:`fail`), so the
+happy path pays nothing for error reporting.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+from collections import namedtuple
+
+import numpy as np
+
+from . import _dtypes
+from ._opspec import DTYPE_GROUPS, OPS, OpSpec
+from ._registry import active
+from ._tensor import Device, Tensor, wrap
+from .backend_api import attr_name
+from .errors import (BackendMismatchError, DeviceMismatchError, DTypeError, IndexError_,
+                     OpError, ShapeError, TracingError, UnifwError, op_error)
+
+FUNCS: dict = {}  # qualname -> generated function
+
+_SCALARS = (builtins.bool, int, float, complex)
+
+# Array API named results
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+UniqueAllResult = namedtuple("UniqueAllResult", ["values", "indices", "inverse_indices", "counts"])
+UniqueCountsResult = namedtuple("UniqueCountsResult", ["values", "counts"])
+UniqueInverseResult = namedtuple("UniqueInverseResult", ["values", "inverse_indices"])
+_NAMED = {"linalg.eigh": EighResult, "linalg.qr": QRResult, "linalg.slogdet": SlogdetResult,
+          "linalg.svd": SVDResult, "unique_all": UniqueAllResult,
+          "unique_counts": UniqueCountsResult, "unique_inverse": UniqueInverseResult}
+
+
+# ---------------------------------------------------------------- coercion helpers
+def infer_dtype(obj) -> _dtypes.DType:
+    """unifw dtype that ``asarray(obj)`` gives without an explicit dtype."""
+    if isinstance(obj, Tensor):
+        return obj.dtype
+    if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
+        return _dtypes.as_dtype(obj.dtype)
+    t = type(obj)
+    if t is builtins.bool:
+        return _dtypes.bool
+    if t is int:
+        return _dtypes.default_int
+    if t is float:
+        return _dtypes.default_float
+    if t is complex:
+        return _dtypes.complex64
+    if isinstance(obj, (list, tuple)):
+        if len(obj) == 0:
+            return _dtypes.default_float
+        kinds = {infer_dtype(v) for v in obj}
+        r = None
+        for d in kinds:
+            if r is None:
+                r = d
+            else:
+                p = _dtypes.promote_pair(r, d)
+                if p is None:  # mixing Python ints and floats in a literal is fine
+                    order = "biufc"
+                    p = r if order.index(r.kind) > order.index(d.kind) else d
+                r = p
+        return r
+    if hasattr(obj, "dtype"):
+        try:
+            return _dtypes.as_dtype(np.dtype(obj.dtype))
+        except Exception:
+            pass
+    return _dtypes.as_dtype(np.asarray(obj).dtype)
+
+
+def _foreign(b, obj):
+    """Convert a non-Tensor op argument for backend ``b``."""
+    if isinstance(obj, b.native_types):
+        return obj
+    if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray) and not isinstance(
+            obj, np.generic):
+        raise BackendMismatchError(
+            f"a {type(obj).__module__}.{type(obj).__name__} was passed to an op on backend "
+            f"'{b.name}'; wrap it with uf.from_native / uf.from_dlpack first")
+    dt = infer_dtype(obj)
+    from ._devices import current_device
+
+    return b.asarray(obj, dtype=b.native_dtype(dt), device=current_device(b))
+
+
+def pick_backend(*objs):
+    """Backend of the first Tensor among ``objs`` (sequences searched), else the active one."""
+    for o in objs:
+        if isinstance(o, Tensor):
+            return o._b
+        if isinstance(o, (list, tuple)):
+            for v in o:
+                if isinstance(v, Tensor):
+                    return v._b
+    return active()
+
+
+def unwrap_in(b, o, name, op):
+    if isinstance(o, Tensor):  # Tensor or Variable
+        if o._b is not b:
+            raise BackendMismatchError(f"{op}: argument '{name}' is a {o._b.name} tensor but the "
+                                       f"op runs on backend '{b.name}'; mixing backends in one "
+                                       "op is not allowed (convert with uf.asarray(x.numpy()))")
+        return o._native
+    return _foreign(b, o)
+
+
+def scalar_operand(b, s, t_native, op):
+    """A Python scalar combined with a native array: weak-scalar semantics."""
+    d = b.udtype(t_native)
+    _dtypes.scalar_result_dtype(d, s, op)  # raises DTypeError on a cross-kind combination
+    if b.weak_scalars:
+        return s
+    return b.asarray(s, dtype=t_native.dtype, device=b.device_of(t_native))
+
+
+def promote_natives(b, op, natives, args):
+    """Cast natives to their Array API result dtype (explicit, not silent: the standard's rule)."""
+    uds = [b.udtype(n) for n in natives]
+    r = uds[0]
+    for d in uds[1:]:
+        p = _dtypes.promote_pair(r, d)
+        if p is None:
+            raise op_error(DTypeError, op, b.name, args,
+                           f"no implicit promotion between {r} and {d} (the Array API leaves "
+                           "mixed kinds undefined and unifw never casts silently); use astype")
+        r = p
+    nd = b.native_dtype(r)
+    astype = b.astype
+    return [n if u is r else astype(n, nd) for n, u in zip(natives, uds)]
+
+
+def check_same_device(b, op, natives, args):
+    devs = {b.device_of(n) for n in natives if n is not None and not isinstance(n, _SCALARS)}
+    if len(devs) > 1:
+        raise op_error(DeviceMismatchError, op, b.name, args,
+                       f"inputs are on different devices {sorted(devs)}; move them explicitly "
+                       "with x.to(device)")
+
+
+def check_dtypes(b, spec, natives, args):
+    ok = b._kind_natives[spec.dtypes]
+    for n in natives:
+        if n is not None and not isinstance(n, _SCALARS) and n.dtype not in ok:
+            raise op_error(DTypeError, spec.qualname, b.name, args,
+                           f"expects {spec.dtypes} dtypes, got {b.udtype(n)}")
+
+
+# ---------------------------------------------------------------- error translation
+def _broadcastable(shapes):
+    try:
+        np.broadcast_shapes(*[tuple(int(d) for d in s) for s in shapes])
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+def diagnose(b, spec, args, kwargs):
+    """Find what is wrong with the inputs of a failed op (backend independent)."""
+    tens = []
+    for a in args:
+        if isinstance(a, Tensor):
+            tens.append(a)
+        elif isinstance(a, (list, tuple)):
+            tens.extend(v for v in a if isinstance(v, Tensor))
+    devs = {str(t.device) for t in tens}
+    if len(devs) > 1:
+        return DeviceMismatchError, f"inputs are on different devices {sorted(devs)}"
+    shapes = [t.shape for t in tens]
+    k = spec.kind
+    if k in ("binary", "compare", "where", "clip") and not _broadcastable(shapes):
+        return ShapeError, f"shapes {shapes} cannot be broadcast together"
+    if k == "matmul" and spec.name == "matmul" and len(shapes) == 2:
+        a, c = shapes
+        if len(a) == 0 or len(c) == 0:
+            return ShapeError, "matmul does not accept 0-d operands"
+        ka = a[-1]
+        kc = c[-2] if len(c) >= 2 else c[0]
+        if ka != kc:
+            return ShapeError, f"contracted dimensions differ: {a} @ {c} ({ka} != {kc})"
+        if not _broadcastable([a[:-2], c[:-2]]):
+            return ShapeError, f"batch dimensions of {a} and {c} cannot be broadcast"
+    if k in ("manip", "index", "reduce", "search", "sort", "linalg", "fft", "nn", "getitem",
+             "index_update", "matmul", "set"):
+        return ShapeError if k != "getitem" else IndexError_, "invalid arguments for these shapes"
+    return OpError, ""
+
+
+def fail(b, spec, args, kwargs, exc):
+    """Turn a framework exception into the unifw error for this op (same class everywhere)."""
+    if isinstance(exc, UnifwError):
+        return exc
+    name = type(exc).__name__
+    if "Concretization" in name or "TracerBool" in name or "OperatorNotAllowedInGraph" in name:
+        return TracingError(f"{spec.qualname} on backend '{b.name}': {exc}")
+    cls, detail = diagnose(b, spec, args, kwargs)
+    if cls is OpError:
+        if isinstance(exc, builtins.IndexError):
+            cls = IndexError_
+        elif isinstance(exc, TypeError):
+            cls = DTypeError
+        elif isinstance(exc, ValueError):
+            cls = ShapeError
+    kw = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+    if kw:
+        detail = f"{detail} ({kw})" if detail else kw
+    return op_error(cls, spec.qualname, b.name, args, detail, cause=exc)
+
+
+# ---------------------------------------------------------------- code generation
+def _params(sig: str):
+    ns: dict = {}
+    exec(f"def _f({sig}): pass", ns)
+    return list(inspect.signature(ns["_f"]).parameters.values())
+
+
+def _call_expr(params, rename):
+    parts = []
+    for p in params:
+        nm = rename.get(p.name, p.name)
+        if p.kind is p.POSITIONAL_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD:
+            parts.append(nm)
+        elif p.kind is p.VAR_POSITIONAL:
+            parts.append("*" + nm)
+        else:
+            parts.append(f"{p.name}={nm}")
+    return ", ".join(parts)
+
+
+def _make(spec: OpSpec):
+    params = _params(spec.sig)
+    pnames = [p.name for p in params]
+    tens = [(t.rstrip("*?"), t.endswith("*"), t.endswith("?")) for t in spec.tensors]
+    lines = []
+    attr = attr_name(spec)
+    rename = {}
+    tnames = [t for t, _, _ in tens]
+    args_tuple = "(" + ", ".join(tnames) + ("," if len(tnames) == 1 else "") + ")"
+    kw_names = [p for p in pnames if p not in tnames]
+    kw_dict = "{" + ", ".join(f"{k!r}: {k}" for k in kw_names) + "}"
+    binary = spec.kind in ("binary", "compare") and len(tens) == 2
+
+    if not tens:  # creation ops: active backend
+        lines.append("_b = _active()")
+    elif binary:
+        a, c = tnames
+        lines += [
+            f"if type({a}) is _T:",
+            f"    _b = {a}._b; _{a} = {a}._native",
+            f"    if type({c}) is _T:",
+            f"        if {c}._b is not _b: _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
+            f"        _{c} = {c}._native",
+            f"        if _{a}.dtype is not _{c}.dtype:",
+            f"            _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"    elif type({c}) in _SCALARS:",
+            f"        _{c} = _scalar(_b, {c}, _{a}, {spec.qualname!r})",
+            "    else:",
+            f"        _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
+            f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"elif type({c}) is _T:",
+            f"    _b = {c}._b; _{c} = {c}._native",
+            f"    if type({a}) in _SCALARS:",
+            f"        _{a} = _scalar(_b, {a}, _{c}, {spec.qualname!r})",
+            "    else:",
+            f"        _{a} = _unwrap_in(_b, {a}, {a!r}, {spec.qualname!r})",
+            f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            "else:",
+            f"    _b = _pick({a}, {c})",
+            f"    _{a} = _unwrap_in(_b, {a}, {a!r}, {spec.qualname!r})",
+            f"    _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
+            f"    _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+        ]
+        if spec.dtypes != "any":
+            lines.append(f"if _{a}.dtype not in _b._kind_natives[{spec.dtypes!r}] and not "
+                         f"isinstance(_{a}, _SCALARS): _check_dtypes(_b, _SPEC, [_{a}], {args_tuple})")
+        rename = {a: f"_{a}", c: f"_{c}"}
+    else:
+        first, fseq, _ = tens[0]
+        if fseq:
+            lines.append(f"_b = _pick({first})")
+        else:
+            lines += [f"if type({first}) is _T: _b = {first}._b",
+                      f"else: _b = _pick({', '.join(tnames)})"]
+        natives = []
+        for t, seq, opt in tens:
+            if seq:
+                lines.append(f"_{t} = [_unwrap_in(_b, v, {t!r}, {spec.qualname!r}) for v in {t}]")
+                natives.append(f"*_{t}")
+            else:
+                pre = f"if {t} is None: _{t} = None\nel" if opt else ""
+                lines.append(f"{pre}if type({t}) is _T and {t}._b is _b: _{t} = {t}._native")
+                lines.append(f"else: _{t} = _unwrap_in(_b, {t}, {t!r}, {spec.qualname!r})")
+                natives.append(f"_{t}")
+            rename[t] = f"_{t}"
+        nat_list = "[" + ", ".join(natives) + "]"
+        if len(natives) > 1 or tens[0][1]:
+            lines.append(f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, {nat_list}, {args_tuple})")
+        if spec.promote:
+            seq_first = tens[0][1]
+            if seq_first:
+                t0 = tnames[0]
+                lines.append(f"if len(_{t0}) > 1: _{t0} = _promote(_b, {spec.qualname!r}, _{t0}, {args_tuple})")
+            elif spec.kind == "where":
+                c0, a1, a2 = tnames
+                lines.append(f"_{a1}, _{a2} = _promote(_b, {spec.qualname!r}, [_{a1}, _{a2}], {args_tuple})")
+                lines.append(f"if _{c0}.dtype is not _b._to_native[_dt.bool]: _check_dtypes(_b, _BOOLSPEC, [_{c0}], {args_tuple})")
+            else:
+                names_ = [f"_{t}" for t, s, o in tens if not o]
+                lines.append(f"{', '.join(names_)}, = _promote(_b, {spec.qualname!r}, [{', '.join(names_)}], {args_tuple})")
+        if spec.dtypes != "any":
+            lines.append(f"_check_dtypes(_b, _SPEC, {nat_list}, {args_tuple})"
+                         if len(natives) > 1 or tens[0][1] else
+                         f"if _{tnames[0]}.dtype not in _b._kind_natives[{spec.dtypes!r}]: "
+                         f"_check_dtypes(_b, _SPEC, {nat_list}, {args_tuple})")
+    if "dtype" in pnames:
+        lines.append("if dtype is not None: _ndtype = _b.native_dtype(dtype)\nelse: _ndtype = None")
+        rename["dtype"] = "_ndtype"
+    if "device" in pnames:
+        lines.append("if device is not None: device = _canon_dev(_b, device)")
+        if not tens:
+            lines.append("else: device = _cur_dev(_b)")
+    call = f"_b.{attr}({_call_expr(params, rename)})"
+    lines += ["try:", f"    _r = {call}", "except _UE: raise",
+              "except Exception as _e:",
+              f"    raise _fail(_b, _SPEC, {args_tuple if tnames else '()'}, {kw_dict}, _e) from _e"]
+    if spec.out == "tensor":
+        lines.append("return _wrap(_r, _b)")
+    elif spec.out == "tuple":
+        named = _NAMED.get(spec.qualname)
+        if named is not None:
+            lines.append("return _NT(*[_wrap(v, _b) for v in _r])")
+        else:
+            lines.append("return tuple([_wrap(v, _b) for v in _r])")
+    else:
+        lines.append("return _r")
+    src = f"def {spec.name}({spec.sig}):\n" + "\n".join("    " + ln.replace("\n", "\n    ")
+                                                     for ln in lines)
+    g = {"_T": Tensor, "_SCALARS": _SCALARS, "_wrap": wrap, "_active": active,
+         "_pick": pick_backend, "_unwrap_in": unwrap_in, "_promote": promote_natives,
+         "_scalar": scalar_operand, "_check_dev": check_same_device, "_check_dtypes": check_dtypes,
+         "_fail": fail, "_UE": UnifwError, "_SPEC": spec, "_dt": _dtypes,
+         "_BOOLSPEC": OpSpec(spec.name, spec.sig, ns=spec.ns, dtypes="bool"),
+         "_NT": _NAMED.get(spec.qualname), "_canon_dev": canonical_device,
+         "_cur_dev": _current_device}
+    exec(compile(src, f"<unifw op {spec.qualname}>", "exec"), g)
+    fn = g[spec.name]
+    fn.__qualname__ = spec.name
+    fn.__module__ = "unifw" if not spec.ns else ("unifw.nn.functional" if spec.ns == "nn"
+                                                  else f"unifw.{spec.ns}")
+    fn.__doc__ = f"``{spec.qualname}({spec.sig})`` (Array API / torch.nn.functional semantics)."
+    fn._spec = spec
+    fn._src = src
+    return fn
+
+
+def canonical_device(b, device) -> str:
+    from ._devices import resolve_device
+
+    return resolve_device(b, device)
+
+
+def _current_device(b):
+    from ._devices import current_device
+
+    return current_device(b)
+
+
+for _spec in OPS.values():
+    FUNCS[_spec.qualname] = _make(_spec)
+
+
+# ---------------------------------------------------------------- indexing
+def _unwrap_key(b, key, x):
+    if type(key) is Tensor:
+        return unwrap_in(b, key, "index", "getitem")
+    if isinstance(key, tuple):
+        return tuple(_unwrap_key(b, k, x) for k in key)
+    if isinstance(key, list):
+        return unwrap_in(b, key, "index", "getitem")
+    if isinstance(key, np.ndarray):
+        return b.asarray(key, dtype=b.native_dtype(infer_dtype(key)), device=b.device_of(x))
+    return key
+
+
+_GETITEM = OPS["getitem"]
+_UPDATE = OPS["index_update"]
+
+
+def getitem(x, key):
+    b = x._b
+    k = _unwrap_key(b, key, x._native)
+    try:
+        return wrap(b.getitem(x._native, k), b)
+    except UnifwError:
+        raise
+    except Exception as e:
+        raise fail(b, _GETITEM, (x,), {"key": key}, e) from e
+
+
+def index_update(x, key, values, mode):
+    b = x._b
+    k = _unwrap_key(b, key, x._native)
+    if type(values) in _SCALARS:
+        _dtypes.scalar_result_dtype(x.dtype, values, f"at[].{mode}")
+        v = b.asarray(values, dtype=x._native.dtype, device=b.device_of(x._native))
+    else:
+        v = unwrap_in(b, values, "values", f"at[].{mode}")
+        if v.dtype != x._native.dtype:
+            vd, xd = b.udtype(v), x.dtype
+            if _dtypes.promote_pair(xd, vd) is not xd:
+                raise op_error(DTypeError, f"at[].{mode}", b.name, (x, values),
+                               f"values of dtype {vd} would be cast to {xd}; cast explicitly")
+            v = b.astype(v, x._native.dtype)
+    try:
+        return wrap(b.index_update(x._native, k, v, mode=mode), b)
+    except UnifwError:
+        raise
+    except Exception as e:
+        raise fail(b, _UPDATE, (x, values), {"key": key, "mode": mode}, e) from e
+
+
+def concrete_value(t: Tensor, what: str):
+    """Host value of a tensor for bool()/float()/int(); a clear error while tracing."""
+    b = t._b
+    if b.supports_compile and b.is_tracing(t._native):
+        raise TracingError(
+            f"{what}() of a traced tensor on backend '{b.name}': a Python branch or conversion "
+            "on a value that is only known when the compiled function runs. Use uf.cond / "
+            "uf.where / uf.while_loop for data-dependent control flow, or mark the argument "
+            "static (uf.function(..., static_argnums=...)).")
+    a = t.numpy()
+    if a.size != 1:
+        raise ValueError(f"{what}() of a tensor with {a.size} elements is ambiguous")
+    return a.reshape(()).item()

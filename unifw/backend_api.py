@@ -1,0 +1,109 @@
+"""The backend interface: what a backend plugin implements.
+
+A backend is assembled from plain modules of functions (Keras-style: ``core``,
+``numpy``, ``linalg``, ``fft``, ``nn``, ``autodiff``, ``compile``...) by
+:class:`Backend`. Its parts:
+
+* **core** (required): ``native_types`` (tuple of array types), ``dtype_map``
+  (``{uf.DType: native dtype}``; a dtype missing here is unsupported),
+  ``devices()``, ``default_device()``, ``device_of(x)``, ``to_device(x, device)``,
+  ``asarray(obj, dtype=None, device=None, copy=None)``, ``to_numpy(x)``,
+  ``from_dlpack(obj, device=None)``.
+* **ops** (required unless marked optional in :mod:`unifw._opspec`): one
+  function per op, same signature as the public op, natives in and out.
+* **variables**: ``variable_new(value, trainable)``, ``variable_read(v)``,
+  ``variable_assign(v, value)`` (the storage behind parameters and buffers).
+* **autodiff** (optional, a backend without it is forward-only):
+  ``vjp``, ``jvp``, ``stop_gradient``, ``no_grad``, ``custom_vjp``.
+* **compile** (optional, eager fallback): ``function``, ``cond``,
+  ``while_loop``, ``scan``, ``is_tracing``.
+
+Attributes that tune the facade: ``weak_scalars`` (native binary ops accept
+Python scalars with Array API weak-scalar semantics), ``check_devices``
+(the facade compares devices of op inputs because the framework would
+silently copy).
+"""
+from __future__ import annotations
+
+import types
+
+from . import _dtypes
+from ._opspec import CORE_INTERFACE, DTYPE_GROUPS, OPS, OpSpec
+
+_NS_PREFIX = {"": "", "linalg": "linalg_", "fft": "fft_", "nn": "nn_"}
+
+
+def attr_name(spec: OpSpec) -> str:
+    """Attribute under which a backend object holds the implementation of ``spec``."""
+    return _NS_PREFIX[spec.ns] + spec.name
+
+
+class IncompleteBackend(Exception):
+    pass
+
+
+class Backend:
+    """A loaded backend: its functions as attributes, plus dtype/device helpers."""
+
+    weak_scalars = True
+    check_devices = False
+    supports_autodiff = True
+    supports_compile = True
+
+    def __init__(self, name: str, *, core, ops: dict, extra=(), pip_extra: str = "",
+                 **flags):
+        self.name = name
+        self.pip_extra = pip_extra
+        for k, v in flags.items():
+            setattr(self, k, v)
+        for mod in (core, *extra):
+            for k, v in vars(mod).items():
+                if not k.startswith("_") and not isinstance(v, types.ModuleType):
+                    setattr(self, k, v)
+        missing_core = [k for k in CORE_INTERFACE if not hasattr(self, k)]
+        provided = {}
+        for ns, mods in ops.items():
+            for mod in mods if isinstance(mods, (list, tuple)) else [mods]:
+                for k, v in vars(mod).items():
+                    if not k.startswith("_") and callable(v):
+                        provided[_NS_PREFIX[ns] + k] = v
+        missing = []
+        from . import _composites
+
+        for spec in OPS.values():
+            a = attr_name(spec)
+            fn = provided.get(a)
+            if fn is None:
+                comp = getattr(_composites, a, None)
+                if comp is None:
+                    missing.append(spec.qualname)
+                    continue
+                fn = types.MethodType(comp, self)
+            setattr(self, a, fn)
+        if missing_core or missing:
+            raise IncompleteBackend(
+                f"backend {name!r} is incomplete: missing core {missing_core}, ops {missing}")
+        self._to_native = dict(self.dtype_map)
+        self._from_native = {v: k for k, v in self.dtype_map.items()}
+        self._kind_natives = {
+            group: frozenset(v for k, v in self.dtype_map.items() if k.kind in kinds)
+            for group, kinds in DTYPE_GROUPS.items()
+        }
+
+    # ---------------------------------------------------------------- dtypes
+    def native_dtype(self, dtype):
+        """Native dtype for a unifw dtype (or name); DTypeError if unsupported here."""
+        d = _dtypes.as_dtype(dtype)
+        try:
+            return self._to_native[d]
+        except KeyError:
+            from .errors import DTypeError
+
+            raise DTypeError(f"dtype {d} is not supported by backend '{self.name}'") from None
+
+    def udtype(self, x) -> _dtypes.DType:
+        """unifw dtype of a native array."""
+        return self._from_native[x.dtype]
+
+    def __repr__(self):
+        return f"<unifw backend {self.name!r}>"
