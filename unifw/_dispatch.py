@@ -118,8 +118,12 @@ def unwrap_in(b, o, name, op):
 
 def scalar_operand(b, s, t_native, op):
     """A Python scalar combined with a native array: weak-scalar semantics."""
-    d = b.udtype(t_native)
-    _dtypes.scalar_result_dtype(d, s, op)  # raises DTypeError on a cross-kind combination
+    key = (t_native.dtype, type(s))
+    ok = b._scalar_ok
+    if key not in ok:
+        # raises DTypeError on a cross-kind combination (e.g. int tensor * 0.5)
+        _dtypes.scalar_result_dtype(b.udtype(t_native), s, op)
+        ok[key] = True
     if b.weak_scalars:
         return s
     return b.asarray(s, dtype=t_native.dtype, device=b.device_of(t_native))
@@ -155,6 +159,12 @@ def check_dtypes(b, spec, natives, args):
         if n is not None and not isinstance(n, _SCALARS) and n.dtype not in ok:
             raise op_error(DTypeError, spec.qualname, b.name, args,
                            f"expects {spec.dtypes} dtypes, got {b.udtype(n)}")
+
+
+def same_dtype_error(b, spec, args):
+    dts = [str(a.dtype) for a in args if isinstance(a, Tensor)]
+    raise op_error(DTypeError, spec.qualname, b.name, args,
+                   f"inputs must share one dtype, got {dts}; cast explicitly with astype")
 
 
 # ---------------------------------------------------------------- error translation
@@ -283,8 +293,9 @@ def _make(spec: OpSpec):
             f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
         ]
         if spec.dtypes != "any":
-            lines.append(f"if _{a}.dtype not in _b._kind_natives[{spec.dtypes!r}] and not "
-                         f"isinstance(_{a}, _SCALARS): _check_dtypes(_b, _SPEC, [_{a}], {args_tuple})")
+            lines.append(f"_chk = _{c} if type(_{a}) in _SCALARS else _{a}")
+            lines.append(f"if _chk.dtype not in _b._kind_natives[{spec.dtypes!r}]: "
+                         f"_check_dtypes(_b, _SPEC, [_chk], {args_tuple})")
         rename = {a: f"_{a}", c: f"_{c}"}
     else:
         first, fseq, _ = tens[0]
@@ -307,23 +318,27 @@ def _make(spec: OpSpec):
         nat_list = "[" + ", ".join(natives) + "]"
         if len(natives) > 1 or tens[0][1]:
             lines.append(f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, {nat_list}, {args_tuple})")
+        first, fseq = tnames[0], tens[0][1]
         if spec.promote:
-            seq_first = tens[0][1]
-            if seq_first:
-                t0 = tnames[0]
-                lines.append(f"if len(_{t0}) > 1: _{t0} = _promote(_b, {spec.qualname!r}, _{t0}, {args_tuple})")
+            if fseq:
+                lines.append(f"if len(_{first}) > 1: _{first} = _promote(_b, {spec.qualname!r}, _{first}, {args_tuple})")
             elif spec.kind == "where":
                 c0, a1, a2 = tnames
-                lines.append(f"_{a1}, _{a2} = _promote(_b, {spec.qualname!r}, [_{a1}, _{a2}], {args_tuple})")
+                lines.append(f"if _{a1}.dtype is not _{a2}.dtype: _{a1}, _{a2} = _promote(_b, {spec.qualname!r}, [_{a1}, _{a2}], {args_tuple})")
                 lines.append(f"if _{c0}.dtype is not _b._to_native[_dt.bool]: _check_dtypes(_b, _BOOLSPEC, [_{c0}], {args_tuple})")
             else:
-                names_ = [f"_{t}" for t, s, o in tens if not o]
-                lines.append(f"{', '.join(names_)}, = _promote(_b, {spec.qualname!r}, [{', '.join(names_)}], {args_tuple})")
+                req = [f"_{t}" for t, sq, o in tens if not o]
+                cond = " or ".join(f"{r}.dtype is not {req[0]}.dtype" for r in req[1:])
+                lines.append(f"if {cond}: {', '.join(req)}, = _promote(_b, {spec.qualname!r}, [{', '.join(req)}], {args_tuple})")
         if spec.dtypes != "any":
-            lines.append(f"_check_dtypes(_b, _SPEC, {nat_list}, {args_tuple})"
-                         if len(natives) > 1 or tens[0][1] else
-                         f"if _{tnames[0]}.dtype not in _b._kind_natives[{spec.dtypes!r}]: "
+            chk = f"_{first}[0]" if fseq else f"_{first}"
+            guard = f"_{first} and " if fseq else ""
+            lines.append(f"if {guard}{chk}.dtype not in _b._kind_natives[{spec.dtypes!r}]: "
                          f"_check_dtypes(_b, _SPEC, {nat_list}, {args_tuple})")
+        for t in spec.same_dtype[1:]:
+            if t in tnames:
+                lines.append(f"if _{t} is not None and _{t}.dtype is not _{spec.same_dtype[0]}.dtype: "
+                             f"_same_dtype(_b, _SPEC, {args_tuple})")
     if "dtype" in pnames:
         lines.append("if dtype is not None: _ndtype = _b.native_dtype(dtype)\nelse: _ndtype = None")
         rename["dtype"] = "_ndtype"
@@ -350,7 +365,7 @@ def _make(spec: OpSpec):
     g = {"_T": Tensor, "_SCALARS": _SCALARS, "_wrap": wrap, "_active": active,
          "_pick": pick_backend, "_unwrap_in": unwrap_in, "_promote": promote_natives,
          "_scalar": scalar_operand, "_check_dev": check_same_device, "_check_dtypes": check_dtypes,
-         "_fail": fail, "_UE": UnifwError, "_SPEC": spec, "_dt": _dtypes,
+         "_fail": fail, "_UE": UnifwError, "_same_dtype": same_dtype_error, "_SPEC": spec, "_dt": _dtypes,
          "_BOOLSPEC": OpSpec(spec.name, spec.sig, ns=spec.ns, dtypes="bool"),
          "_NT": _NAMED.get(spec.qualname), "_canon_dev": canonical_device,
          "_cur_dev": _current_device}

@@ -8,6 +8,8 @@ integer and floating kinds nothing is promoted implicitly (a
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 __all__ = [
@@ -185,8 +187,6 @@ def result_type(*arrays_and_dtypes) -> DType:
 
 def scalar_result_dtype(d: DType, s, op: str) -> DType:
     """Dtype of ``array(d) <op> python_scalar`` with weak scalar semantics."""
-    import builtins
-
     t = type(s)
     k = d.kind
     if t is builtins.bool:
@@ -266,6 +266,4 @@ def isdtype(dtype, kind) -> builtins_bool:  # type: ignore[name-defined]
     return dtype is as_dtype(kind)
 
 
-import builtins as _b  # noqa: E402
-
-builtins_bool = _b.bool
+builtins_bool = builtins.bool

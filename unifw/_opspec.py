@@ -34,6 +34,7 @@ class OpSpec:
     ns: str = ""                  # "" (uf.*), "linalg", "fft", "nn" (unifw.nn.functional)
     required: bool = True         # False: a composite default exists (see _composites)
     method: str | None = None     # also exposed as Tensor method under this name
+    same_dtype: tuple = ()        # tensor params that must share the first one's dtype (no casts)
 
     @property
     def qualname(self) -> str:
@@ -250,13 +251,14 @@ _op("softmax", "x, /, dim=-1", **_N)
 _op("log_softmax", "x, /, dim=-1", **_N)
 _op("logsumexp", "x, /, dim=None, keepdim=False", **_N)
 _op("one_hot", "x, /, num_classes=-1", **{**_N, "dtypes": "integer"}, diff=0)
-_op("linear", "x, weight, bias=None, /", tensors=("x", "weight", "bias?"), **_N)
+_op("linear", "x, weight, bias=None, /", tensors=("x", "weight", "bias?"), **_N,
+    same_dtype=("x", "weight", "bias"))
 _CONV = "x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1"
-_op("conv1d", _CONV, tensors=("x", "weight", "bias?"), **_N)
-_op("conv2d", _CONV, tensors=("x", "weight", "bias?"), **_N)
+_op("conv1d", _CONV, tensors=("x", "weight", "bias?"), **_N, same_dtype=("x", "weight", "bias"))
+_op("conv2d", _CONV, tensors=("x", "weight", "bias?"), **_N, same_dtype=("x", "weight", "bias"))
 _op("conv_transpose2d",
     "x, weight, bias=None, /, stride=1, padding=0, output_padding=0, groups=1, dilation=1",
-    tensors=("x", "weight", "bias?"), **_N)
+    tensors=("x", "weight", "bias?"), **_N, same_dtype=("x", "weight", "bias"))
 _op("max_pool2d", "x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False",
     **_N, diff=1)
 _op("avg_pool2d",
@@ -264,16 +266,18 @@ _op("avg_pool2d",
 _op("adaptive_avg_pool2d", "x, /, output_size", **_N)
 _op("batch_norm",
     "x, running_mean, running_var, weight=None, bias=None, /, training=False, momentum=0.1, eps=1e-05",
-    tensors=("x", "running_mean", "running_var", "weight?", "bias?"), **_N)
+    tensors=("x", "running_mean", "running_var", "weight?", "bias?"), **_N,
+    same_dtype=("x", "running_mean", "running_var", "weight", "bias"))
 _op("layer_norm", "x, /, normalized_shape, weight=None, bias=None, eps=1e-05",
-    tensors=("x", "weight?", "bias?"), **_N)
+    tensors=("x", "weight?", "bias?"), **_N, same_dtype=("x", "weight", "bias"))
 _op("dropout", "x, /, p=0.5, training=True, *, key=None", tensors=("x", "key?"), **_N,
     required=False)
 _op("embedding", "x, weight, /, padding_idx=None", tensors=("x", "weight"),
     **{**_N, "dtypes": "any"})
 _op("scaled_dot_product_attention",
     "query, key, value, /, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, *, dropout_key=None",
-    tensors=("query", "key", "value", "attn_mask?", "dropout_key?"), **_N, required=False)
+    tensors=("query", "key", "value", "attn_mask?", "dropout_key?"), **_N, required=False,
+    same_dtype=("query", "key", "value"))
 _op("pad", "x, pad, /, mode='constant', value=0.0", **{**_N, "dtypes": "any"})
 
 

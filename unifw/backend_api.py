@@ -83,6 +83,7 @@ class Backend:
         if missing_core or missing:
             raise IncompleteBackend(
                 f"backend {name!r} is incomplete: missing core {missing_core}, ops {missing}")
+        self._scalar_ok = {}  # (native dtype, Python scalar type) pairs already validated
         self._to_native = dict(self.dtype_map)
         self._from_native = {v: k for k, v in self.dtype_map.items()}
         self._kind_natives = {
