@@ -269,3 +269,27 @@ def test_random_distributions(backend):
     k1, k2 = uf.random.split(k)
     assert not np.array_equal(uf.random.normal(k1, (8,)).numpy(),
                               uf.random.normal(k2, (8,)).numpy())
+
+
+@pytest.mark.parametrize("only", ["torch", "tensorflow", "jax", "numpy"])
+def test_works_with_only_one_framework_installed(tmp_path, only):
+    """Hide the other frameworks (as if not installed): unifw still imports, lists only what is
+    there, runs on it, and explains how to install a missing one."""
+    if only not in uf.available_backends():
+        pytest.skip(f"{only} not installed")
+    hidden = [m for m in ("torch", "tensorflow", "jax") if m != only]
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in hidden))
+    code = ("import unifw as uf, sys\n"
+            "print(','.join(uf.available_backends()))\n"
+            "x = uf.ones((2, 2)) @ uf.ones((2, 2))\n"
+            "print(uf.backend(), float(x.sum()))\n"
+            f"missing = {hidden[0]!r}\n"
+            "try:\n    uf.set_backend(missing)\nexcept uf.BackendNotAvailable as e:\n"
+            "    print('ERR', e)\n")
+    out = run_py(code, PYTHONPATH=str(tmp_path), UNIFW_BACKEND="")
+    lines = out.splitlines()
+    expected = [n for n in ("torch", "jax", "tensorflow", "numpy") if n == only or n == "numpy"]
+    assert lines[0] == ",".join(expected)
+    assert lines[1] == f"{only} 16.0"
+    assert lines[2].startswith("ERR") and f"unifw[{hidden[0]}]" in lines[2]

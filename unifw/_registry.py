@@ -40,7 +40,10 @@ class BackendPlugin:
     description: str = field(default="", compare=False)
 
     def importable(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+        try:
+            return all(importlib.util.find_spec(m) is not None for m in self.requires)
+        except (ImportError, ValueError):
+            return False
 
     def load_backend(self):
         mod, _, attr = self.load.partition(":")
