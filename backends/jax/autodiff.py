@@ -1,1 +1,55 @@
-"""autodiff for the JAX backend (placeholder until implemented)."""
+"""Autodiff primitives of the JAX backend: ``jax.vjp``, ``jax.jvp``, ``jax.custom_vjp``.
+
+Functions are pure here: the facade lifts variables in as explicit inputs
+(``unifw.variable.trace_state.substitute``) and carries assignments out as
+auxiliary outputs, so no tracer is ever stored in a variable.
+"""
+import contextlib
+
+import jax
+
+
+def vjp(fn, primals, *, reuse=True):
+    """Run ``fn(*handles) -> (outs, rest)``; return ``(outs, rest, pullback)``."""
+    outs, vjp_fn, rest = jax.vjp(fn, *primals, has_aux=True)
+
+    def pullback(cts):
+        return list(vjp_fn(list(cts)))
+
+    return outs, rest, pullback
+
+
+def jvp(fn, primals, tangents):
+    """``(outs, rest, tangent_outs)`` of ``fn(*primals) -> (outs, rest)``."""
+    outs, touts, rest = jax.jvp(fn, tuple(primals), tuple(tangents), has_aux=True)
+    return outs, rest, touts
+
+
+def stop_gradient(x):
+    return jax.lax.stop_gradient(x)
+
+
+def no_grad():
+    """JAX records nothing outside a transform; inside one use ``stop_gradient``."""
+    return contextlib.nullcontext()
+
+
+def custom_vjp(fn, fwd, bwd):
+    """``jax.custom_vjp`` over flat lists of arrays (``None`` cotangents become zeros)."""
+
+    @jax.custom_vjp
+    def f(*xs):
+        return fn(*xs)
+
+    avals = []  # shapes and dtypes of the inputs, for zero cotangents
+
+    def f_fwd(*xs):
+        avals[:] = [(x.shape, x.dtype) for x in xs]
+        return fwd(*xs)
+
+    def f_bwd(res, cts):
+        gs = bwd(list(res), list(cts))
+        return tuple(jax.numpy.zeros(s, d) if g is None else g for g, (s, d) in zip(gs, avals))
+
+    f.defvjp(f_fwd, f_bwd)
+    return f

@@ -1,1 +1,110 @@
-"""compile for the PyTorch backend (placeholder until implemented)."""
+"""Static mode on PyTorch: ``torch.compile`` (TorchDynamo + TorchInductor).
+
+Dynamo traces the facade's Python itself, so variables (``torch.nn.Parameter``)
+are read and updated in place inside the compiled graph; nothing is lifted.
+Each ``uf.function`` signature gets its own code object, so Dynamo's per-code
+cache holds one entry per signature and never hits its recompile limit.
+"""
+import warnings
+
+import torch
+from torch._dynamo.variables import builtin as _dyn_builtin
+from torch._dynamo.variables.user_defined import UserDefinedObjectVariable as _UDO
+
+from unifw.errors import CompilationError
+
+compile_lifts_state = False
+
+
+# Dynamo (torch 2.13) cannot trace ``a @ b`` between user-defined objects: route
+# the operator to the objects' own __matmul__ / __rmatmul__.
+def _call_matmul(self, tx, a, b):
+    if isinstance(a, _UDO):
+        return a.call_method(tx, "__matmul__", [b], {})
+    if isinstance(b, _UDO):
+        return b.call_method(tx, "__rmatmul__", [a], {})
+    return None
+
+
+if not hasattr(_dyn_builtin.BuiltinVariable, "call_matmul"):
+    _dyn_builtin.BuiltinVariable.call_matmul = _call_matmul
+
+
+def is_compiling():
+    return torch.compiler.is_compiling()
+
+
+def compile_error(exc) -> bool:
+    """Whether ``exc`` is a failure of the compiler (not of the user's code)."""
+    return isinstance(exc, torch._dynamo.exc.TorchDynamoException)
+
+
+def _inductor(options):
+    from torch._inductor.compile_fx import compile_fx
+
+    patches = {}
+    mode = options.pop("mode", None)
+    if mode not in (None, "default"):
+        patches.update(torch._inductor.list_mode_options(mode, options.get("dynamic")))
+    patches.update(options.pop("options", None) or {})
+
+    def compiler(gm, example_inputs):
+        return compile_fx(gm, example_inputs, config_patches=patches)
+
+    return compiler
+
+
+def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, name="",
+             options=None):
+    """``torch.compile(fn)`` that reports each graph compiled to ``on_trace``."""
+    options = dict(options or {})
+    inner = options.pop("backend", None) or _inductor(options)
+
+    def backend(gm, example_inputs):
+        if on_trace is not None:
+            on_trace()
+        return inner(gm, example_inputs)
+
+    compiled = torch.compile(fn, backend=backend, **options)
+    eager = []
+
+    def call(*natives):
+        if eager:
+            return fn(*natives)
+        try:
+            return compiled(*natives)
+        except torch._dynamo.exc.TorchDynamoException as e:
+            if not fallback_to_eager:
+                raise
+            eager.append(True)
+            warnings.warn(f"uf.function {name!r}: torch.compile failed ({type(e).__name__}: "
+                          f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}); "
+                          "running it eagerly (fallback_to_eager=True)", stacklevel=3)
+            return fn(*natives)
+
+    return call
+
+
+def cond(pred, true_fn, false_fn, operands):
+    """``torch.cond`` (traced by torch.compile into one graph with both branches)."""
+    return list(torch.cond(pred, lambda *o: tuple(true_fn(*o)),
+                           lambda *o: tuple(false_fn(*o)), tuple(operands)))
+
+
+def while_loop(cond_fn, body_fn, init):
+    """A Python loop (torch.compile unrolls or graph-breaks on the data-dependent test)."""
+    val = list(init)
+    while bool(cond_fn(*val)):
+        val = list(body_fn(*val))
+    return val
+
+
+def scan(f, init, xs, length):
+    """A Python loop over the leading axis of ``xs``, stacking the per-step outputs."""
+    carry, ys = list(init), []
+    for i in range(length):
+        carry, y = f(carry, [x[i] for x in xs])
+        ys.append(y)
+    if not ys:
+        raise CompilationError("uf.scan: length 0 is not supported inside torch.compile")
+    return list(carry), [torch.stack(col) for col in zip(*ys)]

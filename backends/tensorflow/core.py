@@ -1,0 +1,152 @@
+"""Core of the TensorFlow backend: dtypes, devices, conversion, variables.
+
+TensorFlow names devices ``/job:localhost/replica:0/task:0/device:GPU:0``;
+unifw calls that ``"gpu:0"`` (and every CPU device ``"cpu"``). TensorFlow
+copies tensors between devices silently, so the facade checks devices itself
+(``check_devices``), and every function here that creates data places it on
+the device it is given explicitly.
+"""
+import contextlib
+
+import numpy as np
+import tensorflow as tf
+
+from unifw import _dtypes as _d
+
+BACKEND_FLAGS = {
+    "weak_scalars": False,   # TF binary ops would not apply weak-scalar promotion
+    "check_devices": True,   # TF silently copies inputs across devices
+    "supports_autodiff": True,
+    "supports_compile": True,
+}
+
+# tf.Tensor covers eager tensors and graph (symbolic) tensors alike.
+native_types = (tf.Tensor, tf.Variable)
+
+dtype_map = {
+    _d.bool: tf.bool, _d.int8: tf.int8, _d.int16: tf.int16, _d.int32: tf.int32,
+    _d.int64: tf.int64, _d.uint8: tf.uint8, _d.float16: tf.float16, _d.bfloat16: tf.bfloat16,
+    _d.float32: tf.float32, _d.float64: tf.float64, _d.complex64: tf.complex64,
+    _d.complex128: tf.complex128,
+}
+_NP_DTYPE = {native: udt.numpy_dtype for udt, native in dtype_map.items()}
+
+# ------------------------------------------------------------------ devices
+_GPUS = [d.name for d in tf.config.list_logical_devices("GPU")]
+_DEVICES = ["cpu"] + [f"gpu:{i}" for i in range(len(_GPUS))]
+_TF_NAME = {"cpu": "/device:CPU:0", **{f"gpu:{i}": n for i, n in enumerate(_GPUS)}}
+# With no GPU every placement is the host: skip tf.device scopes (they cost ~10 us).
+_HOST_ONLY = not _GPUS
+_NO_SCOPE = contextlib.nullcontext()
+_device_names: dict = {}  # TF device string -> unifw name (memoised parse)
+
+
+def devices():
+    return list(_DEVICES)
+
+
+def default_device():
+    return _DEVICES[1] if _GPUS else "cpu"
+
+
+def _parse_device(name: str) -> str:
+    if not name:  # graph tensor without a placement: it runs on the default device
+        return default_device()
+    spec = tf.DeviceSpec.from_string(name)
+    if (spec.device_type or "CPU").upper() == "GPU":
+        return f"gpu:{spec.device_index or 0}"
+    return "cpu"
+
+
+def device_of(x):
+    name = x.device
+    try:
+        return _device_names[name]
+    except KeyError:
+        return _device_names.setdefault(name, _parse_device(name))
+
+
+def placed(device):
+    """Context placing new tensors on unifw ``device`` (a no-op on a host-only machine)."""
+    if _HOST_ONLY or device is None:
+        return _NO_SCOPE
+    return tf.device(_TF_NAME[device])
+
+
+def to_device(x, device):
+    with tf.device(_TF_NAME[device]):
+        return tf.identity(x)
+
+
+# ------------------------------------------------------------------ conversion
+def _constant(obj, dtype):
+    try:
+        return tf.constant(obj, dtype=dtype)
+    except (TypeError, ValueError):
+        # TF refuses lossy Python conversions (1.5 -> int32) that NumPy performs
+        return tf.constant(np.asarray(obj, dtype=_NP_DTYPE[dtype] if dtype is not None else None))
+
+
+def asarray(obj, dtype=None, device=None, copy=None):
+    if isinstance(obj, native_types):
+        x = obj
+        if dtype is not None and x.dtype != dtype:
+            if copy is False:
+                raise ValueError("asarray: a dtype conversion needs a copy but copy=False")
+            x = tf.cast(x, dtype)
+        if device is not None and device_of(x) != device:
+            if copy is False:
+                raise ValueError("asarray: a device transfer needs a copy but copy=False")
+            return to_device(x, device)
+        if x is obj and (copy or isinstance(x, tf.Variable)):
+            return tf.identity(x)  # a snapshot: never alias a variable's storage
+        return x
+    if copy is False and not isinstance(obj, (int, float, complex, bool)):
+        # any other host object has to be copied into TensorFlow memory
+        raise ValueError("asarray: copy=False is not possible for this input on TensorFlow")
+    if type(obj) is np.ndarray and dtype is not None and obj.dtype != _NP_DTYPE[dtype]:
+        obj = obj.astype(_NP_DTYPE[dtype])
+    if _HOST_ONLY or device is None:
+        return _constant(obj, dtype)
+    with tf.device(_TF_NAME[device]):
+        return tf.identity(_constant(obj, dtype))
+
+
+def to_numpy(x):
+    return np.asarray(x.numpy())  # EagerTensor.numpy() already returns a private copy
+
+
+def from_dlpack(obj, device=None):
+    capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
+    x = tf.experimental.dlpack.from_dlpack(capsule)
+    if device is not None and device_of(x) != device:
+        x = to_device(x, device)
+    return x
+
+
+def is_tracing(x):
+    return not tf.executing_eagerly() or tf.is_symbolic_tensor(x)
+
+
+# ------------------------------------------------------------------ variables
+def variable_new(native, trainable=True):
+    with tf.device(native.device):
+        return tf.Variable(native, trainable=bool(trainable))
+
+
+def variable_read(store):
+    # the tf.Variable itself, so that a GradientTape records reads of it
+    return store
+
+
+def variable_assign(store, native):
+    store.assign(native)
+
+
+def variable_snapshot(store):
+    return tf.identity(store)
+
+
+def variable_set_trainable(store, flag):
+    # tf.Variable exposes ``trainable`` read-only; GradientTape and Keras read ``_trainable``
+    store._trainable = bool(flag)

@@ -1,0 +1,218 @@
+"""Array API ``fft`` extension for the TensorFlow backend.
+
+``tf.signal`` transforms only the innermost axes, so other axes are moved
+there and back. Results keep the input precision (float32 -> complex64,
+float64 -> complex128; float16/bfloat16 compute in single precision).
+TensorFlow's inverse transforms already divide by ``n`` ("backward" norm).
+"""
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from .core import placed
+
+_COMPLEX_OF = {tf.float16: tf.complex64, tf.bfloat16: tf.complex64, tf.float32: tf.complex64,
+               tf.float64: tf.complex128, tf.complex64: tf.complex64,
+               tf.complex128: tf.complex128}
+_REAL_OF = {tf.float16: tf.float32, tf.bfloat16: tf.float32, tf.float32: tf.float32,
+            tf.float64: tf.float64, tf.complex64: tf.float32, tf.complex128: tf.float64}
+_SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+_FFT = {1: tf.signal.fft, 2: tf.signal.fft2d, 3: tf.signal.fft3d}
+_IFFT = {1: tf.signal.ifft, 2: tf.signal.ifft2d, 3: tf.signal.ifft3d}
+
+
+def _complex(x):
+    return tf.cast(x, _COMPLEX_OF[x.dtype])
+
+
+def _real(x):
+    return tf.cast(x, _REAL_OF[x.dtype])
+
+
+def _scale(x, norm, n, inverse):
+    """Apply ``norm`` to an unscaled forward / TF-scaled (1/n) inverse transform."""
+    if norm == "backward":
+        return x
+    if norm == "ortho":
+        f = 1 / math.sqrt(n) if not inverse else math.sqrt(n)
+    elif norm == "forward":
+        f = 1 / n if not inverse else n
+    else:
+        raise ValueError(f"norm must be 'backward', 'ortho' or 'forward', got {norm!r}")
+    return x * tf.cast(f, x.dtype)
+
+
+def _resize(x, n, axis):
+    """Crop or zero-pad ``axis`` to length ``n`` (NumPy's ``n=`` / ``s=``)."""
+    cur = x.shape[axis]
+    if n is None or n == cur:
+        return x
+    if n < 1:
+        raise ValueError(f"invalid transform length {n}")
+    if n < cur:
+        return tf.gather(x, tf.range(n), axis=axis)
+    pads = [[0, 0]] * x.shape.rank
+    pads[axis] = [0, n - cur]
+    return tf.pad(x, pads)
+
+
+def _to_end(x, axes):
+    """Move ``axes`` (in order) to the end; returns the moved tensor and the inverse perm."""
+    nd = x.shape.rank
+    axes = [a % nd for a in axes]
+    perm = [a for a in range(nd) if a not in axes] + axes
+    if perm == list(range(nd)):
+        return x, None
+    return tf.transpose(x, perm), _inverse(perm)
+
+
+def _inverse(perm):
+    return [int(i) for i in np.argsort(perm)]
+
+
+def _back(x, inv):
+    return x if inv is None else tf.transpose(x, inv)
+
+
+def _c2c(x, axes, inverse):
+    """Unscaled forward / 1/n-scaled inverse complex transform over ``axes``."""
+    table = _IFFT if inverse else _FFT
+    y, inv = _to_end(x, axes)
+    nd = y.shape.rank
+    hi, first = nd, nd - len(axes)
+    while hi > first:  # TF has 1-, 2- and 3-d kernels on the innermost axes
+        lo = max(first, hi - 3)
+        if hi == nd:
+            y = table[hi - lo](y)
+        else:
+            order = [a for a in range(nd) if not lo <= a < hi] + list(range(lo, hi))
+            y = tf.transpose(table[hi - lo](tf.transpose(y, order)), _inverse(order))
+        hi = lo
+    return _back(y, inv)
+
+
+def _axes_and_sizes(x, s, axes):
+    nd = x.shape.rank
+    if axes is None:
+        axes = list(range(nd)) if s is None else list(range(nd - len(s), nd))
+    axes = [a % nd for a in axes]
+    if s is None:
+        s = [x.shape[a] for a in axes]
+    if len(s) != len(axes):
+        raise ValueError("s and axes must have the same length")
+    return axes, list(s)
+
+
+def fft(x, /, *, n=None, axis=-1, norm="backward"):
+    x = _resize(_complex(x), n, axis)
+    return _scale(_c2c(x, [axis], False), norm, x.shape[axis], False)
+
+
+def ifft(x, /, *, n=None, axis=-1, norm="backward"):
+    x = _resize(_complex(x), n, axis)
+    return _scale(_c2c(x, [axis], True), norm, x.shape[axis], True)
+
+
+def fftn(x, /, *, s=None, axes=None, norm="backward"):
+    x = _complex(x)
+    axes, s = _axes_and_sizes(x, s, axes)
+    for a, n in zip(axes, s):
+        x = _resize(x, n, a)
+    return _scale(_c2c(x, axes, False), norm, math.prod(s), False)
+
+
+def ifftn(x, /, *, s=None, axes=None, norm="backward"):
+    x = _complex(x)
+    axes, s = _axes_and_sizes(x, s, axes)
+    for a, n in zip(axes, s):
+        x = _resize(x, n, a)
+    return _scale(_c2c(x, axes, True), norm, math.prod(s), True)
+
+
+def _rfft_unscaled(x, n, axis):
+    x = _real(x)
+    n = x.shape[axis] if n is None else n
+    y, inv = _to_end(x, [axis])
+    return _back(tf.signal.rfft(y, fft_length=[n]), inv), n
+
+
+def _irfft_tf(x, n, axis):
+    x = _complex(x)
+    n = 2 * (x.shape[axis] - 1) if n is None else n
+    if n < 1:
+        raise ValueError(f"invalid number of output points {n}")
+    y, inv = _to_end(x, [axis])
+    return _back(tf.signal.irfft(y, fft_length=[n]), inv), n
+
+
+def rfft(x, /, *, n=None, axis=-1, norm="backward"):
+    y, n = _rfft_unscaled(x, n, axis)
+    return _scale(y, norm, n, False)
+
+
+def irfft(x, /, *, n=None, axis=-1, norm="backward"):
+    y, n = _irfft_tf(x, n, axis)
+    return _scale(y, norm, n, True)
+
+
+def rfftn(x, /, *, s=None, axes=None, norm="backward"):
+    axes, s = _axes_and_sizes(x, s, axes)
+    y, _ = _rfft_unscaled(x, s[-1], axes[-1])
+    if len(axes) > 1:
+        for a, n in zip(axes[:-1], s[:-1]):
+            y = _resize(y, n, a)
+        y = _c2c(y, axes[:-1], False)
+    return _scale(y, norm, math.prod(s), False)
+
+
+def irfftn(x, /, *, s=None, axes=None, norm="backward"):
+    x = _complex(x)
+    nd = x.shape.rank
+    if axes is None:
+        axes = list(range(nd)) if s is None else list(range(nd - len(s), nd))
+    axes = [a % nd for a in axes]
+    if s is None:
+        s = [x.shape[a] for a in axes[:-1]] + [2 * (x.shape[axes[-1]] - 1)]
+    s = list(s)
+    if len(axes) > 1:
+        for a, n in zip(axes[:-1], s[:-1]):
+            x = _resize(x, n, a)
+        x = _c2c(x, axes[:-1], True)
+    y, _ = _irfft_tf(x, s[-1], axes[-1])
+    return _scale(y, norm, math.prod(s), True)
+
+
+def hfft(x, /, *, n=None, axis=-1, norm="backward"):
+    return irfft(tf.math.conj(_complex(x)), n=n, axis=axis, norm=_SWAP[norm])
+
+
+def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
+    return tf.math.conj(rfft(x, n=n, axis=axis, norm=_SWAP[norm]))
+
+
+def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
+    with placed(device):
+        return tf.constant(np.fft.fftfreq(n, d=d), dtype=dtype or tf.float32)
+
+
+def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
+    with placed(device):
+        return tf.constant(np.fft.rfftfreq(n, d=d), dtype=dtype or tf.float32)
+
+
+def _shift(x, axes, sign):
+    nd = x.shape.rank
+    axes = list(range(nd)) if axes is None else [axes] if isinstance(axes, int) else list(axes)
+    if not axes:
+        return tf.identity(x)
+    shifts = [sign * (x.shape[a] // 2) for a in axes]
+    return tf.roll(x, shifts, axes)
+
+
+def fftshift(x, /, *, axes=None):
+    return _shift(x, axes, 1)
+
+
+def ifftshift(x, /, *, axes=None):
+    return _shift(x, axes, -1)

@@ -1,0 +1,289 @@
+"""Cells of the conformance matrix and running them under hypothesis.
+
+A :class:`Cell` is one check of one registry entry on one backend, device, mode and
+dtype. :func:`run_cell` draws examples with hypothesis, shrinks a failure to a minimal
+example and returns a :class:`Result` naming op, backend, device, mode and dtype.
+"""
+from __future__ import annotations
+
+import random
+import time
+import traceback
+import warnings
+import zlib
+from dataclasses import asdict, dataclass
+
+from hypothesis import HealthCheck, given, seed, settings
+
+import unifw as uf
+
+from . import checks
+from .execute import Target, Unavailable
+from .registry import Entry, load
+
+CHECKS = ("values", "grad", "errors")
+MODES = ("eager", "compiled")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How many examples each check draws, and which dtypes are tested."""
+
+    name: str
+    values: int
+    compiled: int
+    grad: int
+    derandomize: bool
+    dtypes: str  # "few" (one per kind, float32 and float64), "all"
+
+
+PROFILES = {
+    "dev": Profile("dev", values=8, compiled=2, grad=3, derandomize=False, dtypes="few"),
+    "ci": Profile("ci", values=20, compiled=2, grad=5, derandomize=True, dtypes="few"),
+    "thorough": Profile("thorough", values=200, compiled=10, grad=50, derandomize=False,
+                        dtypes="all"),
+}
+
+# "few": one representative per kind, and both float32 and float64
+_FEW = (("bool",), ("int32", "int64", "int16", "int8", "uint8"), ("float32",), ("float64",),
+        ("complex64", "complex128"))
+
+
+def value_dtypes(entry: Entry, profile: Profile) -> list[str]:
+    if profile.dtypes == "all":
+        return list(entry.dtypes)
+    return [next(d for d in group if d in entry.dtypes) for group in _FEW
+            if any(d in entry.dtypes for d in group)]
+
+
+def grad_dtypes(entry: Entry, profile: Profile) -> list[str]:
+    want = entry.grad_dtypes if profile.dtypes != "all" else (
+        *entry.grad_dtypes, "float16", "bfloat16", "complex128")
+    return [d for d in dict.fromkeys(want) if d in entry.dtypes]
+
+
+@dataclass(frozen=True)
+class Cell:
+    check: str
+    op: str
+    backend: str
+    device: str
+    mode: str
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}:{self.op}:{self.backend}:{self.device}:{self.mode}:{self.dtype}"
+
+    @property
+    def target(self) -> Target:
+        return Target(self.backend, self.device, self.mode)
+
+    def where(self) -> dict:
+        return dict(backend=self.backend, mode=self.mode, dtype=self.dtype, check=self.check,
+                    device=self.device)
+
+
+@dataclass
+class Result:
+    cell: Cell
+    outcome: str  # passed, failed, skipped, xfailed
+    message: str = ""
+    example: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        d = asdict(self.cell)
+        d.update(id=self.cell.id, outcome=self.outcome, message=self.message,
+                 example=self.example, seconds=round(self.seconds, 4))
+        return d
+
+
+def cells(entries, backends, devices, modes, profile: Profile, checks_=CHECKS) -> list[Cell]:
+    out = []
+    for e in entries:
+        for be in backends:
+            for dev in devices:
+                for mode in modes:
+                    if "values" in checks_:
+                        out += [Cell("values", e.name, be, dev, mode, d)
+                                for d in value_dtypes(e, profile)]
+                    if "grad" in checks_ and e.grad:
+                        out += [Cell("grad", e.name, be, dev, mode, d)
+                                for d in grad_dtypes(e, profile)]
+                    if "errors" in checks_ and e.errors:
+                        out.append(Cell("errors", e.name, be, dev, mode, "-"))
+    return out
+
+
+def skip_reason(cell: Cell, entry: Entry) -> str | None:
+    """Why a cell cannot run here (None: it runs)."""
+    b = uf.get_backend(cell.backend)
+    if cell.mode == "compiled" and not b.supports_compile:
+        return f"backend {cell.backend!r} has no compiler (uf.function runs eagerly)"
+    if cell.mode == "compiled" and entry.dynamic_shape and cell.check != "errors":
+        return "the result shape depends on the values; not compilable"
+    if cell.check == "grad" and not b.supports_autodiff:
+        return f"backend {cell.backend!r} has no autodiff"
+    if cell.dtype != "-" and uf._dtypes.as_dtype(cell.dtype) not in b.dtype_map:
+        return f"backend {cell.backend!r} has no {cell.dtype}"
+    return entry.unsupported(**cell.where())
+
+
+def _settings(n: int) -> settings:
+    return settings(max_examples=n, derandomize=False, deadline=None, database=None,
+                    print_blob=False, report_multiple_bugs=False,
+                    suppress_health_check=list(HealthCheck))
+
+
+def _hypothesis_run(strategy, n: int, seed_value: int, sink):
+    """Run ``sink`` on hypothesis examples. The same seed gives the same examples, so a
+    failure found on stored examples is found again here, and then shrunk."""
+
+    @seed(seed_value)
+    @_settings(n)
+    @given(strategy)
+    def run(case):
+        sink(case)
+
+    run()
+
+
+class ExampleBank:
+    """Examples drawn once per (entry, dtype, kind) and shared by every backend, device and
+    mode: the same inputs everywhere, and the drawing is paid once."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self._store: dict = {}
+        self._session_seed = random.getrandbits(32)
+
+    def seed(self, entry: Entry, dtype: str, grad: bool) -> int:
+        base = zlib.crc32(f"{entry.name}/{dtype}/{grad}".encode())
+        return base if self.profile.derandomize else base ^ self._session_seed
+
+    def count(self, grad: bool) -> int:
+        return self.profile.grad if grad else self.profile.values
+
+    def strategy(self, entry: Entry, dtype: str, grad: bool):
+        return entry.cases(dtype, grad)
+
+    def examples(self, entry: Entry, dtype: str, grad: bool) -> list:
+        key = (entry.name, dtype, grad)
+        if key not in self._store:
+            got: list = []
+            _hypothesis_run(self.strategy(entry, dtype, grad), self.count(grad),
+                            self.seed(entry, dtype, grad), got.append)
+            self._store[key] = got
+        return self._store[key]
+
+
+_banks: dict = {}
+
+
+def bank_for(profile: Profile) -> ExampleBank:
+    if profile.name not in _banks:
+        _banks[profile.name] = ExampleBank(profile)
+    return _banks[profile.name]
+
+
+def run_cell(cell: Cell, profile: Profile | str = "ci") -> Result:
+    """Run one cell; never raises for a conformance failure (it is in the Result)."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    entry = load()[cell.op]
+    start = time.perf_counter()
+    reason = skip_reason(cell, entry)
+    if reason:
+        return Result(cell, "skipped", reason)
+    xfail = entry.expected_failure(**cell.where())
+    try:
+        _execute(cell, entry, profile)
+    except Unavailable as e:
+        return Result(cell, "skipped", str(e), seconds=time.perf_counter() - start)
+    except _Failure as f:
+        took = time.perf_counter() - start
+        if xfail:
+            return Result(cell, "xfailed", f"expected failure: {xfail}", seconds=took)
+        return Result(cell, "failed", f.message, f.example, took)
+    took = time.perf_counter() - start
+    if xfail:
+        return Result(cell, "failed", f"XPASS(strict): registered as an expected failure "
+                      f"({xfail}) but passed; remove the registry's xfail", seconds=took)
+    return Result(cell, "passed", seconds=took)
+
+
+class _Failure(Exception):
+    def __init__(self, message, example):
+        super().__init__(message)
+        self.message, self.example = message, example
+
+
+def _describe(cell: Cell, exc: BaseException) -> str:
+    head = (f"op {cell.op!r}, backend {cell.backend!r}, device {cell.device!r}, "
+            f"mode {cell.mode!r}, dtype {cell.dtype!r}, check {cell.check!r}")
+    body = f"{type(exc).__name__}: {exc}"
+    if not isinstance(exc, AssertionError):
+        tb = "".join(traceback.format_exception(exc)[-6:])
+        body += "\n" + tb
+    return f"{head}\n{body}"
+
+
+def _execute(cell: Cell, entry: Entry, profile: Profile):
+    target = cell.target
+    if cell.check == "errors":
+        try:
+            checks.check_errors(entry, target)
+        except Unavailable:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise _Failure(_describe(cell, e), "registered bad inputs") from e
+        return
+    grad = cell.check == "grad"
+    if grad:
+        fn = checks.check_grad
+    elif cell.mode == "compiled":
+        fn = checks.check_compiled
+    else:
+        fn = checks.check_values
+    bank = bank_for(profile)
+    examples = bank.examples(entry, cell.dtype, grad)
+    if cell.mode == "compiled":  # each example compiles anew: fewer of them
+        examples = examples[:profile.compiled]
+    ran = 0
+    for case in examples:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fn(entry, target, cell.dtype, case)
+            ran += 1
+        except Unavailable as u:
+            reason = str(u)
+        except Exception as e:  # noqa: BLE001 - any error is a finding; shrink it
+            minimal, err = _shrink(bank, entry, cell, fn, len(examples), case, e)
+            raise _Failure(_describe(cell, err) + f"\nminimal failing example: {minimal!r}",
+                           repr(minimal)) from e
+    if examples and not ran:
+        raise Unavailable(reason)
+
+
+def _shrink(bank, entry, cell, fn, n, case, error):
+    """Re-run hypothesis with the bank's seed so it finds this failure again and shrinks it;
+    falls back to the failing example as drawn."""
+    last: dict = {}
+
+    def sink(c):
+        last["case"] = c
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fn(entry, cell.target, cell.dtype, c)
+        except Unavailable:
+            pass
+
+    grad = cell.check == "grad"
+    try:
+        _hypothesis_run(bank.strategy(entry, cell.dtype, grad), bank.count(grad),
+                        bank.seed(entry, cell.dtype, grad), sink)
+    except Exception as e:  # noqa: BLE001 - the minimal example's error
+        return last.get("case", case), e
+    return case, error
