@@ -103,6 +103,27 @@ def binary_bad_inputs(group: str, ok_dtype: str) -> list[BadInput]:
     return out + bad_dtype_inputs(group, 2)
 
 
+def default_bad_inputs(spec) -> tuple:
+    """Dtype (and for two-operand ops shape and backend-mix) errors when the op takes only
+    tensors (no other required argument); other ops register their own."""
+    import inspect
+
+    from unifw._dispatch import _params
+
+    required = [p for p in _params(spec.sig) if p.default is inspect.Parameter.empty
+                and p.kind is not p.VAR_POSITIONAL]
+    tensors = [t.rstrip("*?") for t in spec.tensors if not t.endswith("?")]
+    if [p.name for p in required] != tensors or any(t.endswith("*") for t in spec.tensors):
+        return ()
+    if len(tensors) == 1:
+        return tuple(bad_dtype_inputs(spec.dtypes))
+    if len(tensors) == 2:
+        ok = next(d for d in ("float32", "int32", "bool", "complex64")
+                  if d in group_dtypes(spec.dtypes))
+        return tuple(binary_bad_inputs(spec.dtypes, ok))
+    return ()
+
+
 # ---------------------------------------------------------------- unary
 def draw_complex(draw, d, shape):
     """Complex values away from every branch cut of the elementwise functions (which lie

@@ -6,6 +6,7 @@ searched), so the same case feeds every backend and the float64 reference.
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 
 import ml_dtypes
@@ -83,9 +84,18 @@ def _show(v) -> str:
 
 
 # ---------------------------------------------------------------- shapes
-def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
-    return st.lists(st.integers(min_side, max_side), min_size=min_dims,
-                    max_size=max_dims).map(tuple)
+# Sides that shapes are drawn from, when a profile limits them (None: any in range). Fewer
+# distinct shapes means fewer kernels to compile for frameworks that compile per shape
+# even in eager mode (JAX), at the price of less variety.
+SIDES: contextvars.ContextVar = contextvars.ContextVar("unifw_conformance_sides", default=None)
+
+
+@st.composite
+def shapes(draw, min_dims=0, max_dims=3, min_side=1, max_side=4):
+    pool = SIDES.get()
+    sides = [n for n in (pool or ()) if min_side <= n <= max_side]
+    side = st.sampled_from(sides) if sides else st.integers(min_side, max_side)
+    return tuple(draw(st.lists(side, min_size=min_dims, max_size=max_dims)))
 
 
 @st.composite

@@ -16,6 +16,9 @@ from .cases import Case, kind, map_arrays, np_dtype, to_float64
 from .compare import Mismatch, check_array, check_close_arrays
 from .execute import (Target, Traced, Unavailable, check_placement, invoke, outputs,
                       split_tensors, to_numpy)
+
+__all__ = ["check_values", "check_compiled", "check_grad", "check_errors", "CompiledValues",
+           "GradCheck", "RetraceError", "WrongError"]
 from .registry import Entry
 
 
@@ -62,26 +65,24 @@ def compare_to_reference(entry: Entry, case: Case, dtype: str, got: tuple, ref: 
         if str(t.dtype) != d:
             raise Mismatch(f"{label}output {i}: dtype {t.dtype}, expected {d}")
     actual = [to_numpy(t) for t in got]
-    growth, scale = error_scale(entry, case)
+    names = [f"{label}output {i}" if len(ref) > 1 else f"{label}output" for i in range(len(ref))]
     if entry.normalize is not None:
-        actual = [to_float64(a) for a in actual]
-        actual = outputs(entry.normalize(np, tuple(actual), case))
+        for a, r, what in zip(actual, ref, names):
+            if a.shape != np.shape(r):
+                raise Mismatch(f"{what}: shape {a.shape}, expected {np.shape(r)}")
+        actual = outputs(entry.normalize(np, tuple(to_float64(a) for a in actual), case))
         ref = outputs(entry.normalize(np, tuple(ref), case))
-        scale = None
-    for i, (a, r) in enumerate(zip(actual, ref)):
-        d = dts[min(i, len(dts) - 1)]
-        if entry.normalize is not None:
-            a = _as_result_dtype(a, d)
+        for a, r, d, what in zip(actual, ref, dts, names):
+            wide = "complex128" if np.iscomplexobj(a) or np.iscomplexobj(r) else "float64"
+            check_array(np.asarray(a).astype(np_dtype(wide)), r, wide,
+                        entry.tolerance(d, T.for_dtype(d)), signed_zeros=False, what=what)
+        return
+    growth, scale = error_scale(entry, case)
+    for i, (a, r, d, what) in enumerate(zip(actual, ref, dts, names)):
         tol = entry.tolerance(d, T.for_dtype(d))
         s = scale[i] if scale is not None and i < len(scale) else None
         check_array(a, r, d, tol, scale=s, growth=growth, signed_zeros=entry.signed_zeros,
-                    what=f"{label}output {i}" if len(ref) > 1 else f"{label}output")
-
-
-def _as_result_dtype(a, d):
-    """Normalized outputs are compared at their upcast precision with the tolerance of ``d``."""
-    with np.errstate(all="ignore"):
-        return np.asarray(a).astype(np_dtype(d))
+                    what=what)
 
 
 # ---------------------------------------------------------------- values
@@ -116,36 +117,56 @@ def fresh_case(entry: Entry, case: Case) -> Case:
     return Case(args, case.kwargs, case.diff, case.note)
 
 
+class CompiledValues:
+    """One eager-vs-compiled check of an op: inputs for two calls (the second with fresh
+    values), a traceable :meth:`compute` and :meth:`verify` of each call's results."""
+
+    def __init__(self, entry: Entry, target: Target, dtype: str, case: Case):
+        if entry.compilable is not None and not entry.compilable(case):
+            raise Unavailable("this case cannot be compiled")
+        self.entry, self.target, self.dtype = entry, target, dtype
+        self.cases = (case, fresh_case(entry, case))
+        with uf.use_backend(target.backend):
+            first = target.convert((case.args, case.kwargs))
+            self._leaves = [split_tensors(first)[0],
+                            split_tensors(target.convert((self.cases[1].args,
+                                                          self.cases[1].kwargs)))[0]]
+            _, self.rebuild = split_tensors(first)
+
+    def leaves(self, call: int) -> list:
+        return self._leaves[call]
+
+    def compute(self, *leaves):
+        with _device_scope(self.entry, self.target):
+            return outputs(invoke(self.entry, *self.rebuild(leaves)))
+
+    def verify(self, got, call: int):
+        label = f"compiled call {call + 1}: "
+        c = self.cases[call]
+        got = outputs(got)
+        with uf.use_backend(self.target.backend):
+            eager = self.compute(*self.leaves(call))
+        check_placement(got, self.target, what=label + "output")
+        compare_to_reference(self.entry, c, self.dtype, got, reference(self.entry, c),
+                             label=label)
+        for i, (g, e) in enumerate(zip(got, eager)):
+            if str(g.dtype) != str(e.dtype):
+                raise Mismatch(f"{label}output {i}: dtype {g.dtype} compiled, {e.dtype} eager")
+            check_close_arrays(to_numpy(g), to_numpy(e),
+                               self.entry.tolerance(str(e.dtype), T.for_dtype(str(e.dtype))),
+                               what=f"{label}output {i} compiled vs eager")
+
+
 def check_compiled(entry: Entry, target: Target, dtype: str, case: Case):
     """``uf.function`` vs eager on two calls with fresh same-shape inputs, and no retrace."""
-    b = target.b
-    with uf.use_backend(target.backend), _device_scope(entry, target):
-        args = target.convert((case.args, case.kwargs))
-        leaves, rebuild = split_tensors(args)
-
-        def body(*new_leaves):
-            a, k = rebuild(new_leaves)
-            return outputs(invoke(entry, a, k))
-
-        fn = Traced(body)
-        for call, c in enumerate((case, fresh_case(entry, case))):
-            if call:
-                leaves, _ = split_tensors(target.convert((c.args, c.kwargs)))
-            got = outputs(fn(*leaves))
-            eager = outputs(invoke(entry, *rebuild(leaves)))
-            label = f"compiled call {call + 1}: "
-            check_placement(got, target, what=label + "output")
-            compare_to_reference(entry, c, dtype, got, reference(entry, c), label=label)
-            for i, (g, e) in enumerate(zip(got, eager)):
-                if str(g.dtype) != str(e.dtype):
-                    raise Mismatch(f"{label}output {i}: dtype {g.dtype} compiled, {e.dtype} "
-                                   "eager")
-                check_close_arrays(to_numpy(g), to_numpy(e),
-                                   entry.tolerance(str(e.dtype), T.for_dtype(str(e.dtype))),
-                                   what=f"{label}output {i} compiled vs eager")
-        if b.supports_compile and fn.traces != 1:
-            raise RetraceError(f"traced {fn.traces} times for two calls with the same shapes "
-                               "and dtypes (expected 1)")
+    cv = CompiledValues(entry, target, dtype, case)
+    with uf.use_backend(target.backend):
+        fn = Traced(cv.compute)
+        for call in (0, 1):
+            cv.verify(fn(*cv.leaves(call)), call)
+    if target.b.supports_compile and fn.traces != 1:
+        raise RetraceError(f"traced {fn.traces} times for two calls with the same shapes "
+                           "and dtypes (expected 1)")
 
 
 # ---------------------------------------------------------------- gradients
@@ -165,28 +186,32 @@ class GradProblem:
     def __init__(self, entry: Entry, case: Case, dtype: str):
         self.entry, self.case, self.dtype = entry, case, dtype
         self.params, self.layout = [], []
-        for i in case.diff:
-            a = case.args[i]
-            if kind(dtype) == "c" or np.iscomplexobj(a):
-                self.layout.append((i, 2))
+        for where in case.diff:  # i (positional argument) or (i, j) (item j of a list argument)
+            a = case.args[where] if isinstance(where, int) else case.args[where[0]][where[1]]
+            if np.iscomplexobj(a):
+                self.layout.append((where, 2))
                 self.params += [a.real.copy(), a.imag.copy()]
             else:
-                self.layout.append((i, 1))
+                self.layout.append((where, 1))
                 self.params.append(a)
 
     def _assemble(self, params, xp):
-        args = list(self.case.args)
+        args = [list(a) if isinstance(a, list) else a for a in self.case.args]
         k = 0
-        for i, n in self.layout:
+        for where, n in self.layout:
             if n == 2:
                 re, im = params[k], params[k + 1]
                 if xp is np:
-                    args[i] = re + 1j * im
+                    value = re + 1j * im
                 else:
                     c = uf.complex64 if str(re.dtype) == "float32" else uf.complex128
-                    args[i] = re.astype(c) + im.astype(c) * 1j
+                    value = re.astype(c) + im.astype(c) * 1j
             else:
-                args[i] = params[k]
+                value = params[k]
+            if isinstance(where, int):
+                args[where] = value
+            else:
+                args[where[0]][where[1]] = value
             k += n
         return args
 
@@ -274,71 +299,97 @@ def _compare_grad(got, ref, dtype, what):
     check_array(got, ref, "float64", T.Tol(tol.rtol, tol.atol + tol.rtol * mag), what=what)
 
 
+class GradCheck:
+    """One gradient check: finite-difference references computed up front, a traceable
+    :meth:`compute` (VJP and JVP on the backend) and :meth:`verify` of its results."""
+
+    def __init__(self, entry: Entry, target: Target, dtype: str, case: Case):
+        self.entry, self.target, self.dtype, self.case = entry, target, dtype, case
+        prob = GradProblem(entry, case, dtype)
+        if not prob.params:
+            raise Unavailable("no differentiable argument in this case")
+        self.rng = _cotangent_rng(case)
+        ref_f = prob.reference_fn()
+        ref_out = ref_f(*prob.params)
+        cot = [self.rng.standard_normal(np.shape(o)) for o in ref_out]
+        tangents = [self.rng.standard_normal(p.shape) for p in prob.params]
+        self.fd_vjp = _fd_vjp(ref_f, prob.params, cot, T.FD_STEP)
+        self.fd_jvp = _fd_jvp(ref_f, prob.params, tangents, T.FD_STEP)
+        with uf.use_backend(target.backend):
+            self.f = prob.backend_fn(target, target.convert(case.kwargs))
+            self.primals = [target.tensor(p) for p in prob.params]
+            self.out_dtypes = [str(o.dtype) for o in outputs(self.f(*self.primals))]
+            self.u = [target.tensor(c.astype(np_dtype(d))) for c, d in zip(cot,
+                                                                           self.out_dtypes)]
+            self.v = [target.tensor(t.astype(np_dtype(dtype))) for t in tangents]
+
+    def leaves(self, fresh=False) -> list:
+        ps = self.primals
+        if fresh:
+            ps = [self.target.tensor(to_numpy(p).reshape(-1)[::-1].reshape(p.shape).copy())
+                  for p in ps]
+        return [*ps, *self.u, *self.v]
+
+    def compute(self, *leaves):
+        """(VJP per input, JVP per output); traceable, so it can run inside uf.function."""
+        n, m = len(self.primals), len(self.u)
+        ps, us, vs = leaves[:n], leaves[n:n + m], leaves[n + m:]
+        _, pull = uf.vjp(self.f, *ps)
+        grads = tuple(pull(tuple(us)))
+        _, t_out = uf.jvp(self.f, tuple(ps), tuple(vs))
+        return grads, tuple(outputs(t_out))
+
+    def verify(self, grads, jv, label=""):
+        _check_grads_like(grads, self.primals, self.target, label + "gradient")
+        for i, (g, r) in enumerate(zip(grads, self.fd_vjp)):
+            _compare_grad(to_numpy(g), r, self.dtype,
+                          f"{label}VJP for input {i} vs finite differences")
+        check_placement(jv, self.target, what=label + "JVP")
+        for i, (t, r) in enumerate(zip(jv, self.fd_jvp)):
+            if str(t.dtype) != self.out_dtypes[i]:
+                raise Mismatch(f"{label}JVP output {i}: dtype {t.dtype}, expected the "
+                               f"output's {self.out_dtypes[i]}")
+            _compare_grad(to_numpy(t), r, self.dtype,
+                          f"{label}JVP output {i} vs finite differences")
+
+    def verify_against_eager(self, results, fresh, label):
+        """Compiled (grads, jvp) vs the same computed eagerly."""
+        with uf.use_backend(self.target.backend):
+            eager = self.compute(*self.leaves(fresh))
+        for part, got, want in (("gradient", results[0], eager[0]), ("JVP", results[1],
+                                                                      eager[1])):
+            for i, (g, e) in enumerate(zip(got, want)):
+                if str(g.dtype) != str(e.dtype):
+                    raise Mismatch(f"{label}{part} {i}: dtype {g.dtype} compiled, {e.dtype} "
+                                   "eager")
+                check_close_arrays(to_numpy(g), to_numpy(e), _grad_tol(self.dtype),
+                                   what=f"{label}{part} {i} compiled vs eager")
+
+    def second_order(self):
+        if self.entry.grad >= 2 and self.dtype == "float64":
+            with uf.use_backend(self.target.backend):
+                _check_second_order(self.f, self.primals, self.u, self.rng)
+
+
 def check_grad(entry: Entry, target: Target, dtype: str, case: Case):
     """Analytic VJP and JVP vs finite differences of the float64 reference (and second order
     by differentiating the VJP where the entry declares it); eager or compiled."""
-    prob = GradProblem(entry, case, dtype)
-    if not prob.params:
-        raise Unavailable("no differentiable argument in this case")
-    rng = _cotangent_rng(case)
-    ref_f = prob.reference_fn()
-    ref_out = ref_f(*prob.params)
-    cot = [rng.standard_normal(np.shape(o)) for o in ref_out]
-    tangents = [rng.standard_normal(p.shape) for p in prob.params]
-    fd_vjp = _fd_vjp(ref_f, prob.params, cot, T.FD_STEP)
-    fd_jvp = _fd_jvp(ref_f, prob.params, tangents, T.FD_STEP)
-    compiled = target.mode == "compiled"
+    g = GradCheck(entry, target, dtype, case)
     with uf.use_backend(target.backend):
-        kwargs = target.convert(case.kwargs)
-        f = prob.backend_fn(target, kwargs)
-        primals = [target.tensor(p) for p in prob.params]
-        out_dtypes = [str(o.dtype) for o in outputs(f(*primals))]
-        u = tuple(target.tensor(c.astype(np_dtype(d))) for c, d in zip(cot, out_dtypes))
-        v = tuple(target.tensor(t.astype(np_dtype(dtype))) for t in tangents)
-
-        def vjp(*ps_and_u):
-            ps, us = ps_and_u[:len(primals)], ps_and_u[len(primals):]
-            _, pull = uf.vjp(f, *ps)
-            return tuple(pull(tuple(us)))
-
-        def jvp(*ps_and_v):
-            ps, vs = ps_and_v[:len(primals)], ps_and_v[len(primals):]
-            _, t_out = uf.jvp(f, tuple(ps), tuple(vs))
-            return tuple(t_out)
-
-        vjp_run = Traced(vjp) if compiled else vjp
-        jvp_run = Traced(jvp) if compiled else jvp
-        grads = vjp_run(*primals, *u)
-        _check_grads_like(grads, primals, target, "gradient")
-        for i, (g, r) in enumerate(zip(grads, fd_vjp)):
-            _compare_grad(to_numpy(g), r, dtype, f"VJP for input {i} vs finite differences")
-        jv = outputs(jvp_run(*primals, *v))
-        check_placement(jv, target, what="JVP")
-        for i, (t, r) in enumerate(zip(jv, fd_jvp)):
-            if str(t.dtype) != out_dtypes[i]:
-                raise Mismatch(f"JVP output {i}: dtype {t.dtype}, expected the output's "
-                               f"{out_dtypes[i]}")
-            _compare_grad(to_numpy(t), r, dtype, f"JVP output {i} vs finite differences")
-        if compiled:
-            _check_compiled_grads(vjp_run, vjp, primals, u, grads, dtype, target)
-        if entry.grad >= 2 and dtype == "float64":
-            _check_second_order(f, primals, u, rng)
-
-
-def _check_compiled_grads(vjp_run, vjp, primals, u, grads, dtype, target):
-    eager = vjp(*primals, *u)
-    for i, (g, e) in enumerate(zip(grads, eager)):
-        check_close_arrays(to_numpy(g), to_numpy(e), _grad_tol(dtype),
-                           what=f"compiled vs eager gradient {i}")
-    fresh = [target.tensor(to_numpy(p).reshape(-1)[::-1].reshape(p.shape).copy())
-             for p in primals]
-    again = vjp_run(*fresh, *u)
-    for i, (g, e) in enumerate(zip(again, vjp(*fresh, *u))):
-        check_close_arrays(to_numpy(g), to_numpy(e), _grad_tol(dtype),
-                           what=f"compiled call 2 (fresh inputs) vs eager gradient {i}")
-    if target.b.supports_compile and vjp_run.traces != 1:
-        raise RetraceError(f"the gradient function traced {vjp_run.traces} times for two calls "
-                           "with the same shapes (expected 1)")
+        if target.mode != "compiled":
+            g.verify(*g.compute(*g.leaves()))
+            g.second_order()
+            return
+        fn = Traced(g.compute)
+        for call, fresh in enumerate((False, True)):
+            label = f"compiled call {call + 1}: "
+            res = fn(*g.leaves(fresh))
+            if not fresh:
+                g.verify(*res, label=label)
+            g.verify_against_eager(res, fresh, label)
+        if target.b.supports_compile and fn.traces != 1:
+            raise RetraceError(f"the gradient function traced {fn.traces} times for two calls "
+                               "with the same shapes (expected 1)")
 
 
 def _check_second_order(f, primals, u, rng):

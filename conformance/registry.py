@@ -72,6 +72,8 @@ class Entry:
         once for ``xp`` = NumPy and ``xp`` = unifw (sign conventions, set order, ...).
     accumulates(case): terms summed into each output element (tolerance growth).
     dynamic_shape: the result shape depends on values; not compiled.
+    compilable(case): False for cases that cannot be compiled (e.g. boolean-mask indexing).
+    fixed_args: positional arguments kept as drawn for the fresh-input compiled call.
     """
 
     name: str
@@ -86,6 +88,7 @@ class Entry:
     tol: dict = field(default_factory=dict)
     signed_zeros: bool = True
     dynamic_shape: bool = False
+    compilable: Callable | None = None
     creation: bool = False
     fixed_args: tuple = ()
     xfail: tuple = ()

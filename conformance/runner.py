@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, seed, settings
 import unifw as uf
 
 from . import checks
+from .cases import SIDES
 from .execute import Target, Unavailable
 from .registry import Entry, load
 
@@ -35,11 +36,14 @@ class Profile:
     grad: int
     derandomize: bool
     dtypes: str  # "few" (one per kind, float32 and float64), "all"
+    sides: tuple | None = None  # array sides drawn from these (None: any in range)
 
 
 PROFILES = {
-    "dev": Profile("dev", values=8, compiled=2, grad=3, derandomize=False, dtypes="few"),
-    "ci": Profile("ci", values=20, compiled=2, grad=5, derandomize=True, dtypes="few"),
+    "dev": Profile("dev", values=6, compiled=1, grad=2, derandomize=False, dtypes="few",
+                   sides=(1, 3)),
+    "ci": Profile("ci", values=10, compiled=2, grad=3, derandomize=True, dtypes="few",
+                  sides=(1, 2, 3)),
     "thorough": Profile("thorough", values=200, compiled=10, grad=50, derandomize=False,
                         dtypes="all"),
 }
@@ -172,8 +176,12 @@ class ExampleBank:
         key = (entry.name, dtype, grad)
         if key not in self._store:
             got: list = []
-            _hypothesis_run(self.strategy(entry, dtype, grad), self.count(grad),
-                            self.seed(entry, dtype, grad), got.append)
+            token = SIDES.set(self.profile.sides)
+            try:
+                _hypothesis_run(self.strategy(entry, dtype, grad), self.count(grad),
+                                self.seed(entry, dtype, grad), got.append)
+            finally:
+                SIDES.reset(token)
             self._store[key] = got
         return self._store[key]
 
@@ -187,29 +195,84 @@ def bank_for(profile: Profile) -> ExampleBank:
     return _banks[profile.name]
 
 
+def finish(cell: Cell, entry: Entry, failure: str | None, example: str, took: float) -> Result:
+    """The Result of a cell that ran, applying the registry's expected failures (strict)."""
+    xfail = entry.expected_failure(**cell.where())
+    if failure is not None:
+        if xfail:
+            return Result(cell, "xfailed", f"expected failure: {xfail}\n{failure}", example,
+                          took)
+        return Result(cell, "failed", failure, example, took)
+    if xfail:
+        return Result(cell, "failed", f"XPASS(strict): registered as an expected failure "
+                      f"({xfail}) but passed; remove the registry's xfail", seconds=took)
+    return Result(cell, "passed", seconds=took)
+
+
 def run_cell(cell: Cell, profile: Profile | str = "ci") -> Result:
-    """Run one cell; never raises for a conformance failure (it is in the Result)."""
+    """Run one cell on its own; never raises for a conformance failure (it is in the Result)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     entry = load()[cell.op]
     start = time.perf_counter()
     reason = skip_reason(cell, entry)
     if reason:
         return Result(cell, "skipped", reason)
-    xfail = entry.expected_failure(**cell.where())
     try:
         _execute(cell, entry, profile)
     except Unavailable as e:
         return Result(cell, "skipped", str(e), seconds=time.perf_counter() - start)
     except _Failure as f:
-        took = time.perf_counter() - start
-        if xfail:
-            return Result(cell, "xfailed", f"expected failure: {xfail}", seconds=took)
-        return Result(cell, "failed", f.message, f.example, took)
-    took = time.perf_counter() - start
-    if xfail:
-        return Result(cell, "failed", f"XPASS(strict): registered as an expected failure "
-                      f"({xfail}) but passed; remove the registry's xfail", seconds=took)
-    return Result(cell, "passed", seconds=took)
+        return finish(cell, entry, f.message, f.example, time.perf_counter() - start)
+    return finish(cell, entry, None, "", time.perf_counter() - start)
+
+
+class Session:
+    """Runs the cells of one conformance run, batching compiled-mode cells (see
+    :mod:`.batch`); results are cached so each cell runs once."""
+
+    def __init__(self, cells_: list[Cell], profile: Profile | str = "ci"):
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        self.cells = list(cells_)
+        self.results: dict[Cell, Result] = {}
+
+    @staticmethod
+    def _batch_key(cell: Cell):
+        if cell.mode == "compiled" and cell.check in ("values", "grad"):
+            return (cell.check, cell.backend, cell.device, cell.dtype)
+        return None
+
+    def result(self, cell: Cell) -> Result:
+        if cell in self.results:
+            return self.results[cell]
+        key = self._batch_key(cell)
+        if key is None:
+            self.results[cell] = run_cell(cell, self.profile)
+            return self.results[cell]
+        from .batch import run_batch
+
+        group = []
+        for c in self.cells:
+            if self._batch_key(c) != key or c in self.results:
+                continue
+            reason = skip_reason(c, load()[c.op])
+            if reason:
+                self.results[c] = Result(c, "skipped", reason)
+            else:
+                group.append(c)
+        if cell not in self.results and cell not in group:
+            group.append(cell)
+        if group:
+            self.results.update(run_batch(group, self.profile))
+        return self.results[cell]
+
+    def run_all(self, progress=None) -> list[Result]:
+        out = []
+        for c in self.cells:
+            r = self.result(c)
+            out.append(r)
+            if progress is not None:
+                progress(r)
+        return out
 
 
 class _Failure(Exception):
@@ -246,7 +309,10 @@ def _execute(cell: Cell, entry: Entry, profile: Profile):
     else:
         fn = checks.check_values
     bank = bank_for(profile)
-    examples = bank.examples(entry, cell.dtype, grad)
+    try:
+        examples = bank.examples(entry, cell.dtype, grad)
+    except Exception as e:  # noqa: BLE001 - a broken strategy fails its cells, not the run
+        raise _Failure(f"{_describe(cell, e)}\nthe registry's input strategy failed", "") from e
     if cell.mode == "compiled":  # each example compiles anew: fewer of them
         examples = examples[:profile.compiled]
     ran = 0
@@ -281,9 +347,12 @@ def _shrink(bank, entry, cell, fn, n, case, error):
             pass
 
     grad = cell.check == "grad"
+    token = SIDES.set(bank.profile.sides)
     try:
         _hypothesis_run(bank.strategy(entry, cell.dtype, grad), bank.count(grad),
                         bank.seed(entry, cell.dtype, grad), sink)
     except Exception as e:  # noqa: BLE001 - the minimal example's error
         return last.get("case", case), e
+    finally:
+        SIDES.reset(token)
     return case, error

@@ -127,6 +127,14 @@ class _Call:
             leaves, tdef = tree_flatten(args[i], is_leaf=_is_module)
             self.plans.append((tdef, [self._plan(leaf) for leaf in leaves]))
         self._collect_state()
+        self.meta: dict = {}  # filled by flat(): output/aux structure, assigned state
+
+    out_def = property(lambda self: self.meta["out_def"])
+    out_float = property(lambda self: self.meta["out_float"])
+    aux_def = property(lambda self: self.meta["aux_def"])
+    aux_is_tensor = property(lambda self: self.meta["aux_is_tensor"])
+    aux_static = property(lambda self: self.meta["aux_static"])
+    changed = property(lambda self: self.meta["changed"])
 
     # -- differentiated leaves
     def _slot_for_var(self, v):
@@ -215,8 +223,11 @@ class _Call:
             out, aux = res
         else:
             out, aux = res, None
-        out_leaves, self.out_def = tree_flatten(out)
-        self.out_float = []
+        # Results are recorded in the dict ``self.meta`` (attribute stores on this object
+        # after a torch.cond inside ``f`` are lost by TorchDynamo 2.13; dict stores are not).
+        meta = self.meta
+        out_leaves, meta["out_def"] = tree_flatten(out)
+        out_float = []
         outs, rest = [], []
         for leaf in out_leaves:
             if not isinstance(leaf, Tensor):
@@ -225,13 +236,15 @@ class _Call:
             if leaf._b is not b:
                 raise _mixed(self.what, leaf, b)
             ok = _differentiable(leaf._native, b)
-            self.out_float.append(ok)
+            out_float.append(ok)
             (outs if ok else rest).append(leaf._native)
-        aux_leaves, self.aux_def = tree_flatten(aux)
-        self.aux_is_tensor = [isinstance(a, Tensor) for a in aux_leaves]
-        self.aux_static = [None if t else a for a, t in zip(aux_leaves, self.aux_is_tensor)]
-        rest += [a._native for a, t in zip(aux_leaves, self.aux_is_tensor) if t]
-        self.changed = [(k, v) for k, v, _ in changed]
+        meta["out_float"] = out_float
+        aux_leaves, meta["aux_def"] = tree_flatten(aux)
+        aux_is_tensor = [isinstance(a, Tensor) for a in aux_leaves]
+        meta["aux_is_tensor"] = aux_is_tensor
+        meta["aux_static"] = [None if t else a for a, t in zip(aux_leaves, aux_is_tensor)]
+        rest += [a._native for a, t in zip(aux_leaves, aux_is_tensor) if t]
+        meta["changed"] = [(k, v) for k, v, _ in changed]
         rest += [n for _, _, n in changed]
         return outs, rest
 

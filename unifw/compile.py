@@ -429,21 +429,29 @@ def cond(pred, true_fn, false_fn, *operands):
     ops, ops_desc = _tree_natives(operands, b, "cond")
     if not hasattr(b, "cond") or not (_traced(b, [pred._native]) or _compiling(b)):
         return true_fn(*operands) if bool(pred) else false_fn(*operands)
-    descs = {}
+    if getattr(b, "cond_needs_structure", False):
+        # the framework's cond forbids side effects in branches: learn the output
+        # structure from a trace of one branch (its unused ops are dropped)
+        _, desc = _tree_natives(true_fn(*operands), b, "cond")
+        descs = {True: desc}
+    else:
+        descs = {}
 
     def branch(fn, tag):
         def run(*natives):
             check = _no_state_writes("cond")
             out = fn(*_tree_from(natives, ops_desc, b))
             check()
-            outs, descs[tag] = _tree_natives(out, b, "cond")
+            outs, d = _tree_natives(out, b, "cond")
+            if descs:  # compare with the other branch (without storing: no side effects)
+                _check_same(next(iter(descs.values())), d, "cond")
+            else:
+                descs[tag] = d
             return outs
         return run
 
     outs = b.cond(pred._native, branch(true_fn, True), branch(false_fn, False), ops)
-    if True in descs and False in descs:
-        _check_same(descs[True], descs[False], "cond")
-    return _tree_from(outs, descs.get(True, descs.get(False)), b)
+    return _tree_from(outs, next(iter(descs.values())), b)
 
 
 def _compiling(b) -> bool:

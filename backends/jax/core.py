@@ -34,12 +34,13 @@ def _discover_devices():
     return by_name, name_of
 
 
-DEVICES, _NAME_OF = _discover_devices()
-_DEFAULT = "gpu:0" if "gpu:0" in DEVICES else "cpu"
+_DEVICES, _NAME_OF = _discover_devices()
+_DEFAULT = "gpu:0" if "gpu:0" in _DEVICES else "cpu"
+_SEVERAL = len(_DEVICES) > 1
 
 
 def devices():
-    return list(DEVICES)
+    return list(_DEVICES)
 
 
 def default_device():
@@ -61,24 +62,31 @@ def _device_of_slow(x):
 
 
 def to_device(x, device):
-    return jax.device_put(x, DEVICES[device])
+    return jax.device_put(x, _DEVICES[device])
 
 
 # ------------------------------------------------------------------ conversion
+def _placement(device):
+    """The JAX device for a creation op, or None (JAX's default) when there is only one:
+    placing explicitly costs several microseconds per call and nothing can move anyway."""
+    return _DEVICES[device if device is not None else _DEFAULT] if _SEVERAL else None
+
+
 def asarray(obj, dtype=None, device=None, copy=None):
     """A JAX array committed to ``device`` (``copy=False`` raises if a copy is unavoidable)."""
     if isinstance(obj, jax.Array):
         return _from_jax(obj, dtype, device, copy)
-    target = DEVICES[device if device is not None else _DEFAULT]
+    target = _DEVICES[device if device is not None else _DEFAULT]
     if copy is False:
         host = np.asarray(obj, dtype=dtype)
         out = jax.device_put(host, target)
         if host.size and out.unsafe_buffer_pointer() != host.__array_interface__["data"][0]:
             raise ValueError("asarray(copy=False): JAX cannot share this memory; a copy is needed")
         return out
-    if dtype is None:  # avoid JAX's weakly typed arrays for Python scalars
-        obj = np.asarray(obj)
-    return jnp.asarray(obj, dtype=dtype, device=target)
+    # device_put may alias host memory: only ever hand it a private copy
+    host = np.array(obj, dtype=dtype, copy=True) if isinstance(obj, np.ndarray) \
+        else np.asarray(obj, dtype=dtype)
+    return jax.device_put(host, target)
 
 
 def _from_jax(x, dtype, device, copy):
@@ -93,7 +101,7 @@ def _from_jax(x, dtype, device, copy):
     elif copy:
         x = jnp.array(x, copy=True)
     if need_move:
-        x = jax.device_put(x, DEVICES[device])
+        x = jax.device_put(x, _DEVICES[device])
     return x
 
 
@@ -107,7 +115,7 @@ def from_dlpack(obj, device=None):
         obj = obj.detach()
     out = jnp.from_dlpack(obj)
     if device is not None and device_of(out) != device:
-        out = jax.device_put(out, DEVICES[device])
+        out = jax.device_put(out, _DEVICES[device])
     return out
 
 
@@ -151,7 +159,7 @@ def variable_set_trainable(store, flag):
 
 BACKEND_FLAGS = {
     "weak_scalars": True,
-    "check_devices": len(DEVICES) > 1,
+    "check_devices": _SEVERAL,
     "supports_autodiff": True,
     "supports_compile": True,
 }

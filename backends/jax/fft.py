@@ -7,7 +7,7 @@ inputs are computed in single precision, as XLA has no half-precision FFT.
 import jax.numpy as jnp
 import numpy as np
 
-from .numpy import _place
+from .core import _placement as _place
 
 _f = jnp.fft
 _F32 = np.dtype(np.float32)

@@ -25,7 +25,14 @@ def eigvalsh(x, /):
 
 
 def matrix_rank(x, /, *, rtol=None):
-    return _la.matrix_rank(x, rtol=rtol).astype(_I64)
+    # Array API: rtol is relative to the largest singular value (JAX's rtol is absolute)
+    s = _la.svdvals(x)
+    if rtol is None:
+        rtol = max(x.shape[-2:]) * jnp.finfo(s.dtype).eps
+    elif not isinstance(rtol, (int, float)):
+        rtol = jnp.asarray(rtol)[..., None]
+    tol = jnp.max(s, axis=-1, keepdims=True) * rtol
+    return jnp.sum(s > tol, axis=-1, dtype=_I64)
 
 
 def pinv(x, /, *, rtol=None):

@@ -14,7 +14,8 @@ import numpy as np
 
 from unifw.errors import TracingError
 
-from .core import _DEFAULT, DEVICES, _Tracer, device_of
+from .core import _DEVICES, _SEVERAL, _Tracer, device_of
+from .core import _placement as _place
 
 _I64 = np.dtype(np.int64)
 _F32 = np.dtype(np.float32)
@@ -30,13 +31,27 @@ square, sign, signbit, isfinite, isinf, isnan = jnp.square, jnp.sign, jnp.signbi
 conj, real, imag, logical_not, bitwise_invert = jnp.conj, jnp.real, jnp.imag, jnp.logical_not, jnp.bitwise_invert
 add, subtract, multiply, divide, pow = jnp.add, jnp.subtract, jnp.multiply, jnp.divide, jnp.pow
 maximum, minimum, atan2, hypot, logaddexp = jnp.maximum, jnp.minimum, jnp.atan2, jnp.hypot, jnp.logaddexp
-copysign, remainder, floor_divide = jnp.copysign, jnp.remainder, jnp.floor_divide
+copysign = jnp.copysign
 equal, not_equal, less, less_equal = jnp.equal, jnp.not_equal, jnp.less, jnp.less_equal
 greater, greater_equal = jnp.greater, jnp.greater_equal
 logical_and, logical_or, logical_xor = jnp.logical_and, jnp.logical_or, jnp.logical_xor
 bitwise_and, bitwise_or, bitwise_xor = jnp.bitwise_and, jnp.bitwise_or, jnp.bitwise_xor
 bitwise_left_shift, bitwise_right_shift = jnp.bitwise_left_shift, jnp.bitwise_right_shift
 round = jnp.round  # half to even
+
+
+def remainder(x1, x2, /):
+    out = jnp.remainder(x1, x2)
+    if out.dtype.kind == "f":  # a zero result takes the sign of the divisor, as in NumPy
+        return jnp.where(out == 0, jnp.copysign(jnp.zeros_like(out), x2), out)
+    return out
+
+
+def floor_divide(x1, x2, /):
+    out = jnp.floor_divide(x1, x2)
+    if out.dtype.kind in "iu":  # integer division by zero gives 0, as in NumPy
+        return jnp.where(x2 == 0, 0, out)
+    return out
 
 
 def clip(x, /, min=None, max=None):
@@ -48,12 +63,10 @@ def clip(x, /, min=None, max=None):
 
 
 # ------------------------------------------------------------------ creation
-def _place(device):
-    return DEVICES[device if device is not None else _DEFAULT]
-
-
 def _like_device(x, device):
-    return DEVICES[device if device is not None else device_of(x)]
+    if not _SEVERAL:
+        return None
+    return _DEVICES[device if device is not None else device_of(x)]
 
 
 def _default_dtype(*values):
@@ -132,7 +145,7 @@ def meshgrid(*arrays, indexing="xy"):
 def astype(x, dtype, /, *, copy=True, device=None):
     out = x if x.dtype == dtype else x.astype(dtype)
     if device is not None and device_of(out) != device:
-        out = jax.device_put(out, DEVICES[device])
+        out = jax.device_put(out, _DEVICES[device])
     return out
 
 

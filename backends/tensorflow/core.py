@@ -80,6 +80,10 @@ def to_device(x, device):
 
 # ------------------------------------------------------------------ conversion
 def _constant(obj, dtype):
+    if type(obj) in (float, complex) and obj == 0:
+        # TF's eager cache of scalar constants keys on the Python value, so -0.0 and 0.0
+        # would share one tensor; NumPy scalars bypass the cache
+        obj = np.asarray(obj, dtype=_NP_DTYPE[dtype] if dtype is not None else None)
     try:
         return tf.constant(obj, dtype=dtype)
     except (TypeError, ValueError):

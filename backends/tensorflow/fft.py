@@ -40,7 +40,7 @@ def _scale(x, norm, n, inverse):
         f = 1 / n if not inverse else n
     else:
         raise ValueError(f"norm must be 'backward', 'ortho' or 'forward', got {norm!r}")
-    return x * tf.cast(f, x.dtype)
+    return x * tf.constant(f, x.dtype)
 
 
 def _resize(x, n, axis):

@@ -21,14 +21,13 @@ def _conj_t(x):
 
 def cholesky(x, /, *, upper=False):
     L = _la.cholesky(x)
-    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(_real(L)))):
-        # TF's kernel reports a failed factorisation only on some platforms
-        raise ValueError("linalg.cholesky: the matrix is not positive definite")
+    if tf.executing_eagerly():
+        # TF's CPU kernel does not report a failed factorisation: it returns NaNs (real) or
+        # zeros (complex); a valid factor has a finite, strictly positive diagonal
+        d = tf.math.real(_la.diag_part(L))
+        if not bool(tf.reduce_all(d > 0)):
+            raise ValueError("linalg.cholesky: the matrix is not positive definite")
     return _conj_t(L) if upper else L
-
-
-def _real(x):
-    return tf.math.real(x) if x.dtype in _COMPLEX else x
 
 
 def cross(x1, x2, /, *, axis=-1):
@@ -56,12 +55,13 @@ def diagonal(x, /, *, offset=0):
 
 def eigh(x, /):
     _require_matrix(x, "eigh")
-    return tuple(_la.eigh(x))
+    w, v = _la.eigh(x)
+    return tf.math.real(w), v  # TF returns complex eigenvalues for complex input
 
 
 def eigvalsh(x, /):
     _require_matrix(x, "eigvalsh")
-    return _la.eigvalsh(x)
+    return tf.math.real(_la.eigvalsh(x))
 
 
 def inv(x, /):
@@ -160,7 +160,8 @@ def qr(x, /, *, mode="reduced"):
 
 def slogdet(x, /):
     _require_matrix(x, "slogdet")
-    return tuple(_la.slogdet(x))
+    sign, logabsdet = _la.slogdet(x)
+    return sign, tf.math.real(logabsdet)
 
 
 def _broadcast_batch(a, b, a_core, b_core):

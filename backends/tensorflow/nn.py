@@ -36,13 +36,31 @@ def relu(x, /):
 
 
 def leaky_relu(x, /, negative_slope=0.01):
+    if x.dtype == tf.float64:  # the fused kernel holds the slope as a float32 attribute
+        return R.SelectV2(condition=R.Greater(x=x, y=_scalar(0, x.dtype)), t=x,
+                          e=R.Mul(x=x, y=_scalar(negative_slope, x.dtype)))
     return R.LeakyRelu(features=x, alpha=float(negative_slope))
 
 
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
 def gelu(x, /, approximate="none"):
-    if approximate not in ("none", "tanh"):
+    # written out: tf.nn.gelu rounds its constants to float32 before casting them
+    d = x.dtype
+    if approximate == "none":
+        z = R.Mul(x=x, y=_scalar(_SQRT_HALF, d))
+        if d == tf.float64:  # TF's float64 erf returns NaN at +-inf; erf(+-10) is +-1.0
+            z = R.ClipByValue(t=z, clip_value_min=_scalar(-10, d), clip_value_max=_scalar(10, d))
+        inner = R.Erf(x=z)
+    elif approximate == "tanh":
+        cube = R.Mul(x=_scalar(0.044715, d), y=R.Mul(x=x, y=R.Square(x=x)))
+        inner = R.Tanh(x=R.Mul(x=_scalar(_SQRT_2_OVER_PI, d), y=R.AddV2(x=x, y=cube)))
+    else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return tf.nn.gelu(x, approximate=approximate == "tanh")
+    half_x = R.Mul(x=x, y=_scalar(0.5, d))
+    return R.Mul(x=half_x, y=R.AddV2(x=inner, y=_scalar(1, d)))
 
 
 def silu(x, /):
@@ -111,7 +129,7 @@ def linear(x, weight, bias=None, /):
     if nd == 2:
         y = R.MatMul(a=x, b=weight, transpose_b=True)
     elif nd == 1:
-        y = R.Squeeze(input=R.MatMul(a=x[None], b=weight, transpose_b=True), squeeze_dims=[0])
+        y = R.Squeeze(input=R.MatMul(a=x[None], b=weight, transpose_b=True), axis=[0])
     else:  # one GEMM over all leading dims
         flat = R.Reshape(tensor=x, shape=[-1, _dim(x, -1)])
         y = R.MatMul(a=flat, b=weight, transpose_b=True)
@@ -160,7 +178,7 @@ def _conv2d_nhwc(xh, wh, stride, pads, dilation):
 def _unbatched(fn, x, spatial):
     """Run ``fn`` on a batched view when ``x`` lacks the batch dim (torch allows this)."""
     if x.shape.rank == spatial + 1:
-        return R.Squeeze(input=fn(x[None]), squeeze_dims=[0])
+        return R.Squeeze(input=fn(x[None]), axis=[0])
     if x.shape.rank != spatial + 2:
         raise ValueError(f"expected a {spatial + 2}-d (batched) or {spatial + 1}-d input, "
                          f"got shape {x.shape}")
@@ -190,7 +208,7 @@ def conv1d(x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1):
     def run(x3):
         y = conv2d(x3[:, :, None, :], weight[:, :, None, :], bias, one_s(stride),
                    one(padding), one_s(dilation), groups)
-        return R.Squeeze(input=y, squeeze_dims=[2])
+        return R.Squeeze(input=y, axis=[2])
     return _unbatched(run, x, 1)
 
 
@@ -290,6 +308,10 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
                         constant_values=_scalar(-math.inf, x4.dtype))
         if d == (1, 1):
             y = tf.nn.max_pool2d(xh, k, s, "VALID")
+            # TF's kernel skips NaNs; torch propagates them
+            nan = tf.nn.max_pool2d(R.Cast(x=R.IsNan(x=xh), DstT=xh.dtype), k, s, "VALID")
+            y = R.SelectV2(condition=R.Greater(x=nan, y=_scalar(0, nan.dtype)),
+                           t=_scalar(math.nan, y.dtype), e=y)
         else:  # dilated windows: maximum over the k*k strided views
             y = None
             for i in range(k[0]):

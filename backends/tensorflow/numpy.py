@@ -88,12 +88,21 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
+def _log_base(x, ln_base):
+    y = R.Log(x=x)
+    if x.dtype in _COMPLEX:  # scale the parts: a complex division would turn inf into nan
+        re, im = _complex_parts(y)
+        c = _scalar(ln_base, re.dtype)
+        return R.Complex(real=R.RealDiv(x=re, y=c), imag=R.RealDiv(x=im, y=c), Tout=x.dtype)
+    return R.RealDiv(x=y, y=_scalar(ln_base, x.dtype))
+
+
 def log2(x, /):
-    return R.RealDiv(x=R.Log(x=x), y=_scalar(_LN2, x.dtype))
+    return _log_base(x, _LN2)
 
 
 def log10(x, /):
-    return R.RealDiv(x=R.Log(x=x), y=_scalar(_LN10, x.dtype))
+    return _log_base(x, _LN10)
 
 
 def ceil(x, /):
@@ -480,16 +489,18 @@ def _band_mask(x, keep):
 def tril(x, /, *, k=0):
     if x.shape.rank < 2:
         raise ValueError("tril: input must have at least 2 dimensions")
-    if k >= 0:
-        return tf.linalg.band_part(x, -1, k)
+    m = x.shape[-1]
+    if k >= 0 and m is not None:  # TF's band kernel: -1 keeps the whole upper part
+        return tf.linalg.band_part(x, -1, -1 if k >= m else k)
     return _band_mask(x, lambda d: d <= k)
 
 
 def triu(x, /, *, k=0):
     if x.shape.rank < 2:
         raise ValueError("triu: input must have at least 2 dimensions")
-    if k <= 0:
-        return tf.linalg.band_part(x, -k, -1)
+    n = x.shape[-2]
+    if k <= 0 and n is not None:
+        return tf.linalg.band_part(x, -1 if -k >= n else -k, -1)
     return _band_mask(x, lambda d: d >= k)
 
 
@@ -713,9 +724,9 @@ def matmul(x1, x2, /):
             raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align")
         return R.Sum(input=R.Mul(x=x1, y=x2), axis=0, keep_dims=False)
     if r1 == 1:
-        return R.Squeeze(input=matmul(R.ExpandDims(input=x1, axis=0), x2), squeeze_dims=[-2])
+        return R.Squeeze(input=matmul(R.ExpandDims(input=x1, axis=0), x2), axis=[-2])
     if r2 == 1:
-        return R.Squeeze(input=matmul(x1, R.ExpandDims(input=x2, axis=1)), squeeze_dims=[-1])
+        return R.Squeeze(input=matmul(x1, R.ExpandDims(input=x2, axis=1)), axis=[-1])
     if r1 == 2 and r2 == 2 and d != tf.int16:
         return R.MatMul(a=x1, b=x2)
     return R.BatchMatMulV2(x=x1, y=x2)
@@ -791,7 +802,12 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     sq = R.Square(x=abs(dev)) if d in _COMPLEX else R.Square(x=dev)
     total = R.Sum(input=sq, axis=axes, keep_dims=keepdims) if axes else sq
     rd = total.dtype
-    count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x, out_type=tf.int64), list(axes))), rd)
+    dims = [x.shape[a] for a in axes]
+    if builtins.all(d is not None for d in dims):
+        count = _scalar(math.prod(dims), rd)
+    else:
+        sizes = tf.gather(tf.shape(x), [a % x.shape.rank for a in axes])
+        count = R.Cast(x=R.Prod(input=sizes, axis=0, keep_dims=False), DstT=rd)
     dof = R.Maximum(x=R.Sub(x=count, y=_scalar(correction, rd)), y=_scalar(0, rd))
     return R.RealDiv(x=total, y=dof)
 
@@ -866,7 +882,7 @@ def nonzero(x, /):
     nd = x.shape.rank
     if nd == 0:
         raise ValueError("nonzero: 0-d tensors are not allowed")
-    coords = R.Where(input=_truthy(x))  # (count, ndim) int64, row-major order
+    coords = R.Where(condition=_truthy(x))  # (count, ndim) int64, row-major order
     return tuple(coords[:, i] for i in range(nd))
 
 
@@ -892,15 +908,14 @@ def _sort_key(x):
         return R.Cast(x=x, DstT=tf.uint8)
     if not d.is_floating:
         return x
-    x = R.AddV2(x=x, y=_scalar(0.0, d))  # -0.0 + 0.0 == +0.0
-    x = R.SelectV2(condition=R.IsNan(x=x), t=_scalar(math.nan, d), e=x)  # one positive NaN
     it = _SAME_WIDTH_INT[d]
-    bits = R.Bitcast(input=x, type=it)
     w = {tf.int16: 16, tf.int32: 32, tf.int64: 64}[it]
+    bits = R.Bitcast(input=R.AddV2(x=x, y=_scalar(0.0, d)), type=it)  # -0.0 + 0.0 is +0.0
     # negative floats: flip the magnitude bits so that the integer order is the float order
     flip_ = R.BitwiseAnd(x=R.RightShift(x=bits, y=_scalar(w - 1, it)),
                          y=_scalar((1 << (w - 1)) - 1, it))
-    return R.BitwiseXor(x=bits, y=flip_)
+    key = R.BitwiseXor(x=bits, y=flip_)
+    return R.SelectV2(condition=R.IsNan(x=x), t=_scalar((1 << (w - 1)) - 1, it), e=key)
 
 
 def _argsort_last(x, descending):
@@ -1062,7 +1077,7 @@ def _expand_key(x, key):
                 if not want.is_compatible_with(got):
                     raise IndexError(f"boolean index of shape {got} does not match the "
                                      f"indexed dimensions {want}")
-                coords = R.Where(input=k)
+                coords = R.Where(condition=k)
                 for j in range(r):
                     out.append(_Adv(coords[:, j], from_mask=k if r and j == 0 else None))
                 dim += r

@@ -14,6 +14,7 @@ from torch._dynamo.variables.user_defined import UserDefinedObjectVariable as _U
 from unifw.errors import CompilationError
 
 compile_lifts_state = False
+cond_needs_structure = True  # torch.cond branches must be free of side effects
 
 
 # Dynamo (torch 2.13) cannot trace ``a @ b`` between user-defined objects: route
@@ -28,6 +29,12 @@ def _call_matmul(self, tx, a, b):
 
 if not hasattr(_dyn_builtin.BuiltinVariable, "call_matmul"):
     _dyn_builtin.BuiltinVariable.call_matmul = _call_matmul
+
+
+# Let Dynamo trace ``torch.autograd.grad`` (what uf.grad runs) into the graph instead of
+# breaking the graph there. Dynamo reads this flag only while tracing and still breaks
+# the graph where tracing autograd.grad would be unsafe.
+torch._dynamo.config.trace_autograd_ops = True
 
 
 def is_compiling():
@@ -86,9 +93,14 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
 
 
 def cond(pred, true_fn, false_fn, operands):
-    """``torch.cond`` (traced by torch.compile into one graph with both branches)."""
-    return list(torch.cond(pred, lambda *o: tuple(true_fn(*o)),
-                           lambda *o: tuple(false_fn(*o)), tuple(operands)))
+    """``torch.cond`` (traced by torch.compile into one graph with both branches).
+
+    Branch outputs are cloned: torch.cond refuses outputs that alias its inputs
+    (a branch that just selects a tensor, as in ``uf.cond(p, lambda: a, lambda: b)``).
+    """
+    return list(torch.cond(pred, lambda *o: tuple(t.clone() for t in true_fn(*o)),
+                           lambda *o: tuple(t.clone() for t in false_fn(*o)),
+                           tuple(operands)))
 
 
 def while_loop(cond_fn, body_fn, init):

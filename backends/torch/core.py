@@ -32,6 +32,8 @@ dtype_map = {
     _dtypes.complex128: torch.complex128,
 }
 
+_NUMPY_DTYPES = {t: d.numpy_dtype for d, t in dtype_map.items()}
+
 # ------------------------------------------------------------------ devices
 _DEVICES = ["cpu"] + [f"gpu:{i}" for i in range(torch.cuda.device_count())]
 _DEFAULT_DEVICE = _DEVICES[1] if len(_DEVICES) > 1 else "cpu"
@@ -115,8 +117,13 @@ def asarray(obj, dtype=None, device=None, copy=None):
         return obj.to(device=dev, dtype=dtype, copy=bool(copy))
     if isinstance(obj, (np.ndarray, np.generic)):
         return _from_numpy(np.asarray(obj), dtype, dev, copy)
-    return torch.asarray(obj, dtype=dtype, device=dev if dev is not None else
-                         _TO_TORCH[_DEFAULT_DEVICE])
+    if dev is None:
+        dev = _TO_TORCH[_DEFAULT_DEVICE]
+    if dtype is not None and isinstance(obj, (list, tuple)):
+        # NumPy builds nested sequences faster than torch, and also accepts sequences of
+        # arrays and of unifw tensors (through __array__)
+        return _from_numpy(np.asarray(obj, dtype=_NUMPY_DTYPES[dtype]), dtype, dev, None)
+    return torch.asarray(obj, dtype=dtype, device=dev)
 
 
 def to_numpy(x):

@@ -88,12 +88,18 @@ def scaled_dot_product_attention(query, key, value, /, attn_mask=None, dropout_p
                                           scale=scale)
 
 
-def pad(x, pad, /, mode="constant", value=0.0):
-    if mode == "constant":
-        return F.pad(x, pad, "constant", value)
+def _pad_spatial(x, pad, mode):
     # torch pads the last len(pad) // 2 dims of an (N, C, *spatial) or (C, *spatial) input:
     # fold every leading dim into C
     k = len(pad) // 2
     lead, spatial = x.shape[:x.ndim - k], x.shape[x.ndim - k:]
     y = F.pad(x.reshape((1, math.prod(lead)) + tuple(spatial)), pad, mode)
     return y.reshape(tuple(lead) + tuple(y.shape[2:]))
+
+
+def pad(x, pad, /, mode="constant", value=0.0):
+    if mode == "constant":
+        return F.pad(x, pad, "constant", value)
+    if x.dtype == torch.bool:  # reflect/replicate have no bool kernels
+        return _pad_spatial(x.to(torch.uint8), pad, mode).bool()
+    return _pad_spatial(x, pad, mode)

@@ -245,7 +245,7 @@ def meshgrid(*arrays, indexing="xy"):
 
 # ------------------------------------------------------------------ manipulation
 def astype(x, dtype, /, *, copy=True, device=None):
-    if x.is_complex() and not dtype.is_complex:
+    if x.is_complex() and not dtype.is_complex and dtype != torch.bool:
         x = x.real  # explicit: torch warns when a cast drops the imaginary part
     return x.to(device=_dev(device), dtype=dtype, copy=copy)
 
@@ -261,6 +261,9 @@ def broadcast_arrays(*arrays):
 def concat(arrays, /, *, axis=0):
     if axis is None:
         return torch.cat([a.reshape(-1) for a in arrays])
+    ndim = arrays[0].ndim if arrays else 0
+    if builtins.any(a.ndim != ndim for a in arrays):  # torch lets a (0,) tensor join any rank
+        raise ValueError("concat: all arrays must have the same number of dimensions")
     return torch.cat(arrays, dim=axis)
 
 
@@ -304,10 +307,15 @@ def flip(x, /, *, axis=None):
 
 
 def roll(x, /, shift, *, axis=None):
-    if axis is not None and not isinstance(axis, int):
-        axis = tuple(axis)
-        if isinstance(shift, int):  # NumPy applies one shift to every axis
-            shift = (shift,) * len(axis)
+    if axis is not None and not (isinstance(axis, int) and isinstance(shift, int)):
+        # NumPy broadcasts a single shift over the axes (and a single axis over the shifts)
+        shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        if len(shifts) == 1:
+            shifts *= len(axes)
+        elif len(axes) == 1:
+            axes *= len(shifts)
+        shift, axis = shifts, axes
     return torch.roll(x, shift, axis)
 
 
@@ -322,7 +330,7 @@ def reshape(x, /, shape, *, copy=None):
     if copy is False:
         return x.view(shape)  # raises when a view is impossible
     out = torch.reshape(x, shape)
-    return out.clone() if copy and out.data_ptr() == x.data_ptr() else out
+    return out.clone() if copy else out
 
 
 def repeat(x, repeats, /, *, axis=None):
@@ -638,7 +646,10 @@ def _torch_key(x, key):
                 dim += 1
         else:
             if mixed_ints:  # NumPy broadcasts an int with the array indices
-                k = torch.tensor([operator.index(k)], device=x.device)
+                i, n = operator.index(k), x.shape[dim]
+                if not -n <= i < n:
+                    raise IndexError(f"index {i} is out of bounds for an axis of size {n}")
+                k = torch.tensor([i], device=x.device)
             dim += 1
         out.append(k)
     return tuple(out), tuple(flips)
@@ -666,13 +677,15 @@ _COMBINE = {"add": torch.add, "multiply": torch.mul, "min": torch.minimum,
 
 def index_update(x, key, values, /, *, mode="set"):
     key, flips = _torch_key(x, key)
-    y = torch.flip(x, flips) if flips else x.clone(memory_format=torch.contiguous_format)
+    src = torch.flip(x, flips) if flips else x
+    y = src.clone(memory_format=torch.contiguous_format)
     if mode == "set":
         y[key] = values
     elif not builtins.any(isinstance(k, torch.Tensor)
                           for k in (key if type(key) is tuple else (key,))):
-        # basic indexing never selects an element twice
-        y[key] = _COMBINE[mode](y[key], values)
+        # basic indexing never selects an element twice; read from src, which autograd
+        # may save, and write into the copy
+        y[key] = _COMBINE[mode](src[key], values)
     else:
         # advanced indexing may repeat an element: scatter on the flat positions
         pos = torch.arange(y.numel(), device=y.device).reshape(y.shape)[key]

@@ -182,7 +182,6 @@ class Optimizer:
         grads = self._align(grads)
         first = self._params[0]
         tracing = is_tracing(first)
-        global_step = plain(self._step) if tracing else int(self._step)
         with _no_grad(first._b):
             for group, items in zip(self.param_groups, self._group_items):
                 todo = [(i, p, s, grads[i]) for i, p, s in items
@@ -190,7 +189,7 @@ class Optimizer:
                 if not todo:
                     continue
                 h = dict(group)
-                h["lr"] = self._group_lr(group, global_step, tracing)
+                h["lr"] = self._group_lr(group, tracing)
                 if not tracing and fused_update(self, h, todo):
                     continue
                 for _, p, s, g in todo:
@@ -217,10 +216,10 @@ class Optimizer:
             s[k].assign(v)
         p.assign(new_p)
 
-    def _group_lr(self, group: ParamGroup, global_step, tracing: bool):
+    def _group_lr(self, group: ParamGroup, tracing: bool):
         lr = group.raw("lr")
         if isinstance(lr, LRSchedule):
-            return lr(global_step)
+            return lr(plain(self._step) if tracing else int(self._step))
         return plain(group._lr_var) if tracing else float(group._lr_var)
 
     def _align(self, grads) -> list:
@@ -251,9 +250,10 @@ class Optimizer:
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradient for {self._describe(i)} is a {type(g).__name__}, "
                                 "not a unifw Tensor")
-            if g.shape != p.shape:
+            gn, pn = g._native, p._native
+            if gn.shape != pn.shape:
                 raise ShapeError(f"gradient of shape {g.shape} for {self._describe(i)}")
-            if g.dtype != p.dtype:
+            if gn.dtype != pn.dtype:
                 raise DTypeError(f"gradient of dtype {g.dtype} for {self._describe(i)}; "
                                  "cast it explicitly")
         return out

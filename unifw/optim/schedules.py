@@ -11,7 +11,7 @@ Each schedule is a closed-form function of the step number, usable two ways:
   ``sched.step()`` after each epoch or step; it writes each group's ``lr``.
 
 ``schedule(t)`` returns the learning rate at step ``t`` (``t`` is 0 for the
-first update): a float for an int ``t``, a float32 tensor for an integer tensor.
+first update): a float for an int ``t``, a float64 tensor for an integer tensor.
 Passing a number as the first argument means ``base_lr``: ``StepLR(0.1, 30)``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numbers
 from .. import _dtypes
 from .._tensor import Tensor
 from ..variable import trace_state
-from ._util import assign_value, new_buffer, plain, tensor_like
+from ._util import assign_value, new_buffer, plain
 
 __all__ = ["LRSchedule", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "CosineAnnealingWarmRestarts", "LinearLR", "LinearWarmup", "OneCycleLR",
@@ -51,16 +51,14 @@ class _HostMath:
 
 
 class _TensorMath:
-    """The same operations on an integer step tensor, with unifw ops (traceable)."""
+    """The same operations on an integer step tensor, with unifw ops (traceable).
 
-    def __init__(self, t: Tensor):
-        self.like = t
+    Constants enter only as Python scalars (weak, no tensor creation), so a traced
+    schedule adds a handful of scalar ops and no graph breaks."""
 
-    def const(self, values, dtype):
-        return tensor_like(self.like, values, dtype)
-
-    def f(self, x):
-        return x.astype(_dtypes.float32) if isinstance(x, Tensor) else float(x)
+    @staticmethod
+    def f(x):
+        return x.astype(_dtypes.float64) if isinstance(x, Tensor) else float(x)
 
     @staticmethod
     def cos(x):
@@ -68,38 +66,39 @@ class _TensorMath:
 
         return cos(x)
 
-    def minimum(self, a, b):
+    @staticmethod
+    def minimum(a, b):
         from .. import minimum
 
         return minimum(a, b)
 
-    def maximum(self, a, b):
+    @staticmethod
+    def maximum(a, b):
         from .. import maximum
 
         return maximum(a, b)
 
-    def where(self, cond, a, b):
+    @staticmethod
+    def where(cond, a, b):
         from .. import where
 
-        f32 = _dtypes.float32
-        a = a if isinstance(a, Tensor) else self.const(a, f32)
-        b = b if isinstance(b, Tensor) else self.const(b, f32)
-        return where(cond, a, b)
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            return where(cond, a, b)
+        return b + (a - b) * cond.astype(_dtypes.float64)  # finite learning rates only
 
-    def count_le(self, thresholds, t):
-        from .. import sum as sum_
+    @staticmethod
+    def count_le(thresholds, t):
+        count = t * 0
+        for c in thresholds:
+            count = count + (t >= c).astype(t.dtype)
+        return count
 
-        if not thresholds:
-            return self.const(0, _dtypes.int64)
-        hits = self.const(list(thresholds), _dtypes.int64) <= t
-        return sum_(hits.astype(_dtypes.int64))
-
-    def pick(self, values, index):
-        from .. import sum as sum_, where
-
-        vals = self.const(list(values), _dtypes.int64)
-        with_index = self.const(list(range(len(values))), _dtypes.int64) == index
-        return sum_(where(with_index, vals, self.const(0, _dtypes.int64)))
+    @staticmethod
+    def pick(values, index):
+        out = index * 0
+        for i, v in enumerate(values):
+            out = out + (index == i).astype(index.dtype) * v
+        return out
 
 
 class LRSchedule:
@@ -126,8 +125,8 @@ class LRSchedule:
         if isinstance(step, Tensor):
             if step.dtype.kind not in "iu":
                 step = step.astype(_dtypes.int64)
-            out = self._lr(_TensorMath(step), step, base)
-            return out if isinstance(out, Tensor) else tensor_like(step, out, _dtypes.float32)
+            out = self._lr(_TensorMath, step, base)
+            return out if isinstance(out, Tensor) else step.astype(_dtypes.float64) * 0 + out
         return float(self._lr(_HostMath, int(step), base))
 
     def _base(self, base):
