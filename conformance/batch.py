@@ -61,9 +61,8 @@ def _run_group(items, supports_compile):
                 found.setdefault(cell, None)
             except Exception as e:  # noqa: BLE001 - recorded per op
                 found[cell] = e
-    if supports_compile and fn.traces != 1:
-        raise checks.RetraceError(f"traced {fn.traces} times for two calls with the same "
-                                  "shapes and dtypes (expected 1)")
+    if fn.retraced():
+        raise checks.RetraceError(fn.retrace_message())
     return found
 
 

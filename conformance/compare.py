@@ -54,7 +54,8 @@ def check_array(actual, expected, dtype: str, tol: Tol, *, scale=None, growth=1.
     _check_specials(a, rounded, what)
     finite = np.isfinite(rounded) & np.isfinite(a)
     r = expected.astype(wide)
-    err = np.abs(a - r)
+    with np.errstate(all="ignore"):
+        err = np.abs(a - r)
     bound = tol.atol + tol.rtol * np.abs(r)
     if scale is not None:
         bound = bound + tol.rtol * growth * np.abs(np.broadcast_to(scale, r.shape))

@@ -125,19 +125,24 @@ class _Slot:
 
 
 class Traced:
-    """``uf.function`` around ``fn(*leaves)``, counting how often the Python body runs."""
+    """``uf.function(fn)`` that records its trace count after every call: a second call with
+    inputs of the same shapes and dtypes must not trace (or compile) again."""
 
     def __init__(self, fn):
-        self.traces = 0
-
-        def body(*leaves):
-            self.traces += 1
-            return fn(*leaves)
-
-        self.compiled = uf.function(body)
+        self.compiled = uf.function(fn)
+        self.counts = []
 
     def __call__(self, *leaves):
-        return self.compiled(*leaves)
+        out = self.compiled(*leaves)
+        self.counts.append(getattr(self.compiled, "trace_count", 0))
+        return out
+
+    def retraced(self) -> bool:
+        return len(self.counts) > 1 and self.counts[-1] != self.counts[0]
+
+    def retrace_message(self) -> str:
+        return (f"traced again on a second call with inputs of the same shapes and dtypes "
+                f"(trace counts after each call: {self.counts})")
 
 
 def run_op(entry: Entry, target: Target, args, kwargs):
@@ -162,3 +167,20 @@ def check_placement(tensors, target: Target, what="output"):
 
 def to_numpy(t) -> np.ndarray:
     return np.asarray(t.numpy())
+
+
+def strict_precision(backend: str) -> None:
+    """Turn off TF32 and reduced-precision matmuls (correctness runs on GPUs)."""
+    if backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")

@@ -1,0 +1,171 @@
+"""pytest plugin of the unifw conformance suite (registered through the ``pytest11`` entry point).
+
+Run it with ``pytest --pyargs unifw_conformance`` or ``unifw conformance``. Options:
+
+``--unifw-backend torch,jax|all``  backends to test (default: every installed one)
+``--unifw-device auto|cpu,gpu:0``  devices; a device named here that is absent fails the run
+``--unifw-mode eager,compiled``    modes
+``--unifw-profile dev|ci|thorough`` examples per check and dtypes (default ci)
+``--unifw-op GLOB,...``            registry entries to test (default all)
+``--unifw-check values,grad,errors,models,checkpoints``
+``--unifw-json PATH`` / ``--unifw-html PATH``   reports of the run
+
+The plugin does nothing for test files that do not use its fixtures, so it is harmless
+in any other pytest run.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_ALL_CHECKS = ("values", "grad", "errors", "models", "checkpoints")
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("unifw", "unifw conformance suite")
+    g.addoption("--unifw-backend", default="all", help="backends: comma list or 'all'")
+    g.addoption("--unifw-device", default="auto",
+                help="devices: 'auto' (cpu and any GPU present) or a comma list such as "
+                     "cpu,gpu:0 (a listed device that is absent is a failure)")
+    g.addoption("--unifw-mode", default="eager,compiled", help="modes: eager,compiled")
+    g.addoption("--unifw-profile", default=None, help="dev, ci (default) or thorough")
+    g.addoption("--unifw-op", default="", help="registry entries (glob patterns, comma list)")
+    g.addoption("--unifw-check", default=",".join(_ALL_CHECKS), help="checks to run")
+    g.addoption("--unifw-json", default=None, help="write a JSON report here")
+    g.addoption("--unifw-html", default=None, help="write an HTML report here")
+
+
+def _split(value):
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+class Plan:
+    """What this pytest run tests, from the command-line options."""
+
+    def __init__(self, config):
+        import unifw as uf
+
+        from . import runner
+
+        self.config = config
+        want = _split(config.getoption("--unifw-backend"))
+        avail = uf.available_backends()
+        if not want or want == ["all"]:
+            self.backends = avail
+        else:
+            missing = [b for b in want if b not in avail]
+            if missing:
+                raise pytest.UsageError(
+                    f"--unifw-backend: {missing} not available here (installed: {avail})")
+            self.backends = want
+        dev = _split(config.getoption("--unifw-device"))
+        self.auto_device = dev in ([], ["auto"])
+        self.devices = ["cpu"] if self.auto_device else dev
+        self.modes = _split(config.getoption("--unifw-mode"))
+        bad = [m for m in self.modes if m not in runner.MODES]
+        if bad:
+            raise pytest.UsageError(f"--unifw-mode: unknown {bad} (use eager, compiled)")
+        self.profile = runner.PROFILES[_profile_name(config)]
+        self.checks = _split(config.getoption("--unifw-check"))
+        self.ops = _split(config.getoption("--unifw-op"))
+        self.results = []
+        self._session = None
+        self._gpu_devices = {}
+
+    def gpu_devices(self, backend):
+        """GPUs a backend sees, for ``auto``: they join the device list."""
+        if backend not in self._gpu_devices:
+            import unifw as uf
+
+            self._gpu_devices[backend] = [d for d in uf.devices(backend) if d != "cpu"]
+        return self._gpu_devices[backend]
+
+    def cells(self):
+        from . import registry, runner
+
+        entries = registry.select(self.ops)
+        checks = tuple(c for c in self.checks if c in runner.CHECKS)
+        unknown = [c for c in self.checks if c not in runner.CHECKS]
+        if unknown:
+            raise pytest.UsageError(f"--unifw-check: unknown {unknown} (use {runner.CHECKS})")
+        out = []
+        for b in self.backends:
+            devs = list(self.devices)
+            if self.auto_device:
+                devs += self.gpu_devices(b)
+            out += runner.cells(entries, [b], devs, self.modes, self.profile, checks,
+                                patterns=self.ops, all_backends=self.backends)
+        return out
+
+    @property
+    def session(self):
+        if self._session is None:
+            from .runner import Session
+
+            self._session = Session(self.cells(), self.profile)
+        return self._session
+
+
+def _profile_name(config) -> str:
+    from .runner import PROFILES
+
+    name = config.getoption("--unifw-profile")
+    if name is None:
+        hyp = getattr(config.option, "hypothesis_profile", None)
+        name = hyp if hyp in PROFILES else os.environ.get("UNIFW_CONFORMANCE_PROFILE", "ci")
+    if name not in PROFILES:
+        raise pytest.UsageError(f"--unifw-profile: unknown {name!r} (use dev, ci, thorough)")
+    return name
+
+
+def _plan(config) -> Plan:
+    plan = getattr(config, "_unifw_conformance_plan", None)
+    if plan is None:
+        plan = Plan(config)
+        config._unifw_conformance_plan = plan
+    return plan
+
+
+def pytest_generate_tests(metafunc):
+    names = metafunc.fixturenames
+    if "conformance_cell" in names:
+        plan = _plan(metafunc.config)
+        cells = plan.session.cells
+        metafunc.parametrize("conformance_cell", cells, ids=[c.id for c in cells])
+    if "conformance_backend" in names:
+        metafunc.parametrize("conformance_backend", _plan(metafunc.config).backends)
+    if "conformance_mode" in names:
+        metafunc.parametrize("conformance_mode", _plan(metafunc.config).modes)
+
+
+@pytest.fixture
+def conformance_plan(request) -> Plan:
+    """The run's :class:`Plan` (backends, devices, modes, profile, session of results)."""
+    return _plan(request.config)
+
+
+def pytest_sessionstart(session):
+    plan = getattr(session.config, "_unifw_conformance_plan", None)
+    if plan is not None and any(d != "cpu" for d in plan.devices):
+        from .execute import strict_precision
+
+        for b in plan.backends:
+            strict_precision(b)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    plan = getattr(session.config, "_unifw_conformance_plan", None)
+    if plan is None:
+        return
+    results = list(plan.session.results.values())
+    meta = {"backends": ",".join(plan.backends), "devices": ",".join(plan.devices),
+            "modes": ",".join(plan.modes), "profile": plan.profile.name}
+    from . import report
+
+    path = session.config.getoption("--unifw-json")
+    if path:
+        report.write_json(path, results, meta)
+    path = session.config.getoption("--unifw-html")
+    if path:
+        report.write_html(path, results, meta)

@@ -6,6 +6,7 @@ example and returns a :class:`Result` naming op, backend, device, mode and dtype
 """
 from __future__ import annotations
 
+import fnmatch
 import random
 import time
 import traceback
@@ -22,7 +23,7 @@ from .cases import SIDES
 from .execute import Target, Unavailable
 from .registry import Entry, load
 
-CHECKS = ("values", "grad", "errors")
+CHECKS = ("values", "grad", "errors", "models", "checkpoints")
 MODES = ("eager", "compiled")
 
 
@@ -37,6 +38,7 @@ class Profile:
     derandomize: bool
     dtypes: str  # "few" (one per kind, float32 and float64), "all"
     sides: tuple | None = None  # array sides drawn from these (None: any in range)
+    models: int = 1  # architectures per model kind (MLP, CNN)
 
 
 PROFILES = {
@@ -45,7 +47,7 @@ PROFILES = {
     "ci": Profile("ci", values=10, compiled=2, grad=3, derandomize=True, dtypes="few",
                   sides=(1, 2, 3)),
     "thorough": Profile("thorough", values=200, compiled=10, grad=50, derandomize=False,
-                        dtypes="all"),
+                        dtypes="all", models=10),
 }
 
 # "few": one representative per kind, and both float32 and float64
@@ -103,7 +105,10 @@ class Result:
         return d
 
 
-def cells(entries, backends, devices, modes, profile: Profile, checks_=CHECKS) -> list[Cell]:
+def cells(entries, backends, devices, modes, profile: Profile, checks_=CHECKS,
+          patterns=None, all_backends=None) -> list[Cell]:
+    """The cells of a run. ``patterns`` (globs) also filter the model and checkpoint rows;
+    ``all_backends`` are the destinations of checkpoint checks (default ``backends``)."""
     out = []
     for e in entries:
         for be in backends:
@@ -117,7 +122,19 @@ def cells(entries, backends, devices, modes, profile: Profile, checks_=CHECKS) -
                                 for d in grad_dtypes(e, profile)]
                     if "errors" in checks_ and e.errors:
                         out.append(Cell("errors", e.name, be, dev, mode, "-"))
-    return out
+    extra = []
+    for be in backends:
+        for dev in devices:
+            for mode in modes:
+                if "models" in checks_:
+                    extra += [Cell("models", f"model.{k}", be, dev, mode, "float32")
+                              for k in ("mlp", "cnn")]
+                if "checkpoints" in checks_ and mode == "eager":
+                    extra += [Cell("checkpoints", f"checkpoint.to_{dest}", be, dev, mode,
+                                   "float32") for dest in (all_backends or backends)]
+    if patterns:
+        extra = [c for c in extra if any(fnmatch.fnmatchcase(c.op, p) for p in patterns)]
+    return out + extra
 
 
 def skip_reason(cell: Cell, entry: Entry) -> str | None:
@@ -212,6 +229,8 @@ def finish(cell: Cell, entry: Entry, failure: str | None, example: str, took: fl
 def run_cell(cell: Cell, profile: Profile | str = "ci") -> Result:
     """Run one cell on its own; never raises for a conformance failure (it is in the Result)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
+    if cell.check in ("models", "checkpoints"):
+        return _run_model_cell(cell, profile)
     entry = load()[cell.op]
     start = time.perf_counter()
     reason = skip_reason(cell, entry)
@@ -254,7 +273,8 @@ class Session:
         for c in self.cells:
             if self._batch_key(c) != key or c in self.results:
                 continue
-            reason = skip_reason(c, load()[c.op])
+            reason = skip_reason(c, load()[c.op]) if c.check not in ("models",
+                                                                  "checkpoints") else None
             if reason:
                 self.results[c] = Result(c, "skipped", reason)
             else:
@@ -273,6 +293,40 @@ class Session:
             if progress is not None:
                 progress(r)
         return out
+
+
+def _run_model_cell(cell: Cell, profile: Profile) -> Result:
+    from . import models
+
+    start = time.perf_counter()
+    backends = [cell.backend] + ([cell.op.split("_", 1)[1]] if cell.check == "checkpoints"
+                                 else [])
+    for be in backends:
+        b = uf.get_backend(be)
+        if not b.supports_autodiff:
+            return Result(cell, "skipped", f"backend {be!r} has no autodiff: models are "
+                          "trained only where gradients exist")
+        if cell.mode == "compiled" and not b.supports_compile:
+            return Result(cell, "skipped", f"backend {be!r} has no compiler")
+    kind = "mlp" if cell.op == "model.mlp" else None
+    archs = models.model_examples(2 * profile.models, f"{cell.op}/{profile.name}",
+                                  profile.derandomize)
+    if kind is not None or cell.op == "model.cnn":
+        archs = [a for a in archs if a.kind == (kind or "cnn")][:profile.models]
+    else:
+        archs = archs[:profile.models]
+    for arch in archs:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if cell.check == "models":
+                    models.check_model(arch, cell.target)
+                else:
+                    models.check_checkpoint(arch, cell.target, backends[1])
+        except Exception as e:  # noqa: BLE001 - any error is a finding
+            msg = _describe(cell, e) + f"\nfailing example: {arch!r}"
+            return Result(cell, "failed", msg, repr(arch), time.perf_counter() - start)
+    return Result(cell, "passed", seconds=time.perf_counter() - start)
 
 
 class _Failure(Exception):

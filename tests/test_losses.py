@@ -52,6 +52,7 @@ def test_regression_losses(backend, rng, reduction):
                TF.huber_loss(tx, ty, reduction=reduction, delta=delta, weight=tw))
 
 
+@pytest.mark.filterwarnings("ignore:size_average and reduce args")
 def test_legacy_reduction_arguments(backend, rng):
     (x, tx), (y, ty) = _both(rng.standard_normal(6), rng.standard_normal(6))
     for size_average, reduce in [(False, None), (None, False), (True, True)]:
@@ -118,6 +119,7 @@ def test_nll_loss(backend, rng, reduction):
            TF.nll_loss(tx, tt, tw, ignore_index=4, reduction=reduction))
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_binary_cross_entropy(backend, rng, reduction):
     probs = rng.uniform(0.0, 1.0, (4, 3))
@@ -157,6 +159,7 @@ def test_multi_margin_loss(backend, rng, reduction):
     _check(F.multi_margin_loss(x[0], t[0]), TF.multi_margin_loss(tx[0], tt[0]))
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
 def test_kl_div(backend, rng, reduction):
     logq = np.log(rng.dirichlet(np.ones(5), 3))
@@ -193,8 +196,9 @@ def test_loss_modules_match_torch(backend, rng, name, kwargs, kind):
         "bin": (logits, (rng.uniform(size=(3, 4)) > 0.5).astype(np.float64)),
         "logp_pair": (np.log(rng.dirichlet(np.ones(4), 3)), np.log(rng.dirichlet(np.ones(4), 3))),
     }[kind]
-    ours_kw = {k: uf.asarray(extra[v]) if isinstance(v, str) else v for k, v in kwargs.items()}
-    ref_kw = {k: torch.from_numpy(extra[v]) if isinstance(v, str) else v
+    tensor_args = ("weight", "pos_weight")
+    ours_kw = {k: uf.asarray(extra[v]) if k in tensor_args else v for k, v in kwargs.items()}
+    ref_kw = {k: torch.from_numpy(extra[v]) if k in tensor_args else v
               for k, v in kwargs.items()}
     ours, ref = getattr(nn, name)(**ours_kw), getattr(torch.nn, name)(**ref_kw)
     assert list(ours.state_dict()) == list(ref.state_dict())

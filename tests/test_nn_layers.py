@@ -326,3 +326,26 @@ def test_state_dict_loads_into_torch(backend, name):
     ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sd.items()}, strict=True)
     for k, v in ref.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), np.asarray(sd[k]), err_msg=k)
+
+
+# ---------------------------------------------------------------- inside uf.function
+def test_batchnorm_and_dropout_compiled_match_eager(backend):
+    def build():
+        uf.random.seed(5)
+        return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.5),
+                             nn.Linear(6, 2))
+
+    eager, compiled = build(), build()
+    step = uf.function(lambda m, x: m(x))
+    rng = np.random.default_rng(10)
+    for mode in ("train", "train", "eval", "train"):
+        eager.train(mode == "train")
+        compiled.train(mode == "train")
+        x = uf.asarray(rng.standard_normal((8, 4)).astype(np.float32))
+        np.testing.assert_allclose(np.asarray(step(compiled, x)), np.asarray(eager(x)),
+                                   rtol=1e-5, atol=1e-6, err_msg=mode)
+        for (name, a), b in zip(compiled._unifw_variables().items(),
+                                eager._unifw_variables().values()):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{mode}: {name}")
+    assert int(compiled[1].num_batches_tracked) == 3

@@ -72,8 +72,8 @@ def ref_adam(p, g, s, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, ams
     return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
-def ref_adamw(p, g, s, t, lr, **kw):
-    return ref_adam(p, g, s, t, lr, decoupled=True, **kw)
+def ref_adamw(p, g, s, t, lr, weight_decay=1e-2, **kw):
+    return ref_adam(p, g, s, t, lr, weight_decay=weight_decay, decoupled=True, **kw)
 
 
 def ref_adagrad(p, g, s, t, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
@@ -215,33 +215,39 @@ def test_float32_matches_torch_float32(backend, name):
         np.testing.assert_allclose(g, e, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_compiled_step_matches_eager_and_traces_once(grad_backend, name):
-    cls, _, rule, _ = CASES[name]
-    hp = {"SGD": dict(lr=0.05, momentum=0.9, dampening=0.3),
-          "Adam": dict(lr=0.05, amsgrad=True, weight_decay=0.1), "AdamW": dict(lr=0.05),
-          "Adagrad": dict(lr=0.1, lr_decay=0.01),
-          "RMSprop": dict(lr=0.01, centered=True, momentum=0.5)}[name]
+COMPILED_HP = {"SGD": dict(lr=0.05, momentum=0.9, dampening=0.3),
+               "Adam": dict(lr=0.05, amsgrad=True, weight_decay=0.1), "AdamW": dict(lr=0.05),
+               "Adagrad": dict(lr=0.1, lr_decay=0.01),
+               "RMSprop": dict(lr=0.01, centered=True, momentum=0.5)}
+
+
+def test_compiled_steps_match_reference_without_retracing(grad_backend):
+    """All five optimizers stepped inside one uf.function (one compilation per backend)."""
     prob = make_problem(3)
-    x = Parameter(uf.asarray(prob["x0"]))
-    W = Parameter(uf.asarray(prob["W0"]))
-    opt = cls([x, W], **hp)
     A, b, C = (uf.asarray(prob[k]) for k in ("A", "b", "C"))
+    runs = {}
+    for name, (cls, _, _, _) in CASES.items():
+        x, W = Parameter(uf.asarray(prob["x0"])), Parameter(uf.asarray(prob["W0"]))
+        runs[name] = (cls([x, W], **COMPILED_HP[name]), x, W)
+    opts = [opt for opt, _, _ in runs.values()]
+    params = [(x, W) for _, x, W in runs.values()]
 
     @uf.function
-    def step(x, W, opt, A, b, C):
-        opt.step([A.T @ (A @ x - b), (W - C) * prob["s"]])
+    def step(opts, params, A, b, C):
+        for opt, (x, W) in zip(opts, params):
+            opt.step([A.T @ (A @ x - b), (W - C) * prob["s"]])
 
     for _ in range(3):
-        step(x, W, opt, A, b, C)
+        step(opts, params, A, b, C)
     traces = step.trace_count
     for _ in range(STEPS - 3):
-        step(x, W, opt, A, b, C)
+        step(opts, params, A, b, C)
     assert step.trace_count == traces  # no retracing as the step counters advance
-    expected = reference(rule, prob, hp)
-    for g, e in zip([x.numpy(), W.numpy()], expected):
-        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
-    assert opt.step_count == STEPS
+    for name, (opt, x, W) in runs.items():
+        expected = reference(CASES[name][2], prob, COMPILED_HP[name])
+        for got, e in zip([x.numpy(), W.numpy()], expected):
+            np.testing.assert_allclose(got, e, rtol=1e-9, atol=1e-12, err_msg=name)
+        assert opt.step_count == STEPS
 
 
 # ----------------------------------------------------------------------------- semantics

@@ -92,7 +92,11 @@ def function(fn=None, *, static_argnums=(), static_argnames=(), jit_compile=None
 class _Entry:
     """One compiled program: a signature's tracing results and the compiled callable."""
 
-    __slots__ = ("call", "n_tensors", "lifted", "out_def", "out_static", "changed", "b")
+    __slots__ = ("call", "n_tensors", "lifted", "meta", "b")
+
+    # meta: (output treedef, output leaves with _TENSOR for tensors, indices of the
+    # lifted variables assigned), recorded by the first trace only. Later traces
+    # leave it alone, so TorchDynamo has no side effect to replay on every call.
 
 
 class Function:
@@ -164,24 +168,26 @@ class Function:
 
     def _finish(self, entry, sig, outs):
         b = entry.b
-        n = len(outs) - len(entry.changed)
-        if entry.changed:
+        out_def, out_static, changed = entry.meta
+        n = len(outs) - len(changed)
+        if changed:
             lifted = sig.lifted_vars(entry.lifted)
-            for i, new in zip(entry.changed, outs[n:]):
+            for i, new in zip(changed, outs[n:]):
                 v = lifted[i]
                 if trace_state.depth and id(v) in trace_state.substitute:
                     v.assign(wrap(new, b))
                 else:
                     b.variable_assign(v._store, new)
         it = iter(outs[:n])
-        leaves = [wrap(next(it), b) if s is _TENSOR else s for s in entry.out_static]
-        return tree_unflatten(entry.out_def, leaves)
+        leaves = [wrap(next(it), b) if s is _TENSOR else s for s in out_static]
+        return tree_unflatten(out_def, leaves)
 
     # ------------------------------------------------------------ tracing
     def _build(self, sig):
         b = sig.b
         entry = _Entry()
         entry.b = b
+        entry.meta = None
         entry.n_tensors = len(sig.tensor_natives)
         lift_all = getattr(b, "compile_lifts_state", True)
         ts = trace_state
@@ -208,21 +214,21 @@ class Function:
             finally:
                 _tracing -= 1
                 ts.depth, ts.allowed, ts.substitute = saved
-            out_leaves, entry.out_def = tree_flatten(out, is_leaf=is_stateful)
-            entry.out_static = []
-            flat_out = []
+            out_leaves, out_def = tree_flatten(out, is_leaf=is_stateful)
+            out_static, flat_out = [], []
             for leaf in out_leaves:
                 if isinstance(leaf, Tensor):
                     if leaf._b is not b:
                         raise TracingError(f"uf.function {name!r}: returned a {leaf._b.name} "
                                            f"tensor from a function compiled on '{b.name}'")
-                    entry.out_static.append(_TENSOR)
+                    out_static.append(_TENSOR)
                     flat_out.append(leaf._native)
                 else:
-                    entry.out_static.append(leaf)
-            entry.changed = [i for i, v in enumerate(lifted_vars)
-                             if sub[id(v)] is not init[id(v)]]
-            return flat_out + [sub[id(lifted_vars[i])] for i in entry.changed]
+                    out_static.append(leaf)
+            changed = [i for i, v in enumerate(lifted_vars) if sub[id(v)] is not init[id(v)]]
+            if entry.meta is None:
+                entry.meta = (out_def, out_static, changed)
+            return flat_out + [sub[id(lifted_vars[i])] for i in changed]
 
         traced.__code__ = traced.__code__.replace(
             co_name=f"uf_function_{_identifier(name)}_{next(_code_ids)}")

@@ -111,9 +111,14 @@ def to_numpy(x):
 
 
 def from_dlpack(obj, device=None):
+    if isinstance(obj, np.ndarray):  # JAX copies host arrays anyway; NumPy exports no bfloat16
+        return asarray(obj, device=device)
     if getattr(obj, "requires_grad", False):  # torch refuses to export tensors that need grad
         obj = obj.detach()
-    out = jnp.from_dlpack(obj)
+    try:
+        out = jnp.from_dlpack(obj)
+    except jax.errors.JaxRuntimeError:  # JAX imports compact buffers only: copy strided views
+        out = asarray(np.from_dlpack(obj), device=device)
     if device is not None and device_of(out) != device:
         out = jax.device_put(out, _DEVICES[device])
     return out

@@ -270,7 +270,8 @@ def unique_all(x, /):
 
 # ------------------------------------------------------------------ indexing
 def _check_in_range(indices, size, what):
-    """Raise IndexError for indices outside [-size, size) (eager only: JAX clamps or drops)."""
+    """Raise IndexError for indices outside [-size, size), where JAX would clamp or drop
+    them; traced index arrays cannot be checked."""
     if isinstance(indices, _Tracer):
         return
     if isinstance(indices, int):
@@ -322,8 +323,7 @@ def _traced_mask_error():
 
 
 def getitem(x, key, /):
-    if not isinstance(x, _Tracer):
-        _check_key(x.shape, key)
+    _check_key(x.shape, key)  # shapes are static, so this also guards traced code
     try:
         return x[key]
     except jax.errors.NonConcreteBooleanIndexError as e:
@@ -338,8 +338,7 @@ def index_update(x, key, values, /, *, mode="set"):
     if _is_bool_array(key) and key.shape == x.shape and values.ndim == 0:
         # x.at[mask].op(scalar) as a select: no data-dependent shape, so it also traces
         return jnp.where(key, _MASKED[mode](x, values), x)
-    if not isinstance(x, _Tracer):
-        _check_key(x.shape, key)
+    _check_key(x.shape, key)
     try:
         return getattr(x.at[key], mode)(values)
     except jax.errors.NonConcreteBooleanIndexError as e:

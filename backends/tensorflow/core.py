@@ -7,6 +7,7 @@ copies tensors between devices silently, so the facade checks devices itself
 the device it is given explicitly.
 """
 import contextlib
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -79,6 +80,34 @@ def to_device(x, device):
 
 
 # ------------------------------------------------------------------ conversion
+_INT32_MAX = 2 ** 31 - 1
+_int_tensors: dict = {}
+
+
+def _ints(values, eager=None):
+    """Integer vector argument (axes, shapes, permutations) for a raw op.
+
+    TF converts a Python list passed to an op slowly (about as slow as the op itself), so in
+    eager mode the tensor for each distinct tuple is made once and reused. Lists holding
+    tensors (dynamic shapes) and graph-mode calls pass through unchanged.
+    """
+    if not (tf.executing_eagerly() if eager is None else eager):
+        return values
+    key = tuple(values)
+    try:
+        t = _int_tensors.get(key)
+    except TypeError:  # holds a tensor
+        return values
+    if t is None:
+        if not all(type(v) is int for v in key):
+            return values
+        if len(_int_tensors) > 4096:  # bounded: slicing with many distinct bounds
+            _int_tensors.clear()
+        wide = any(v > _INT32_MAX or v < -_INT32_MAX - 1 for v in key)
+        t = _int_tensors[key] = tf.constant(key, tf.int64 if wide else tf.int32)
+    return t
+
+
 def _constant(obj, dtype):
     if type(obj) in (float, complex) and obj == 0:
         # TF's eager cache of scalar constants keys on the Python value, so -0.0 and 0.0
@@ -91,7 +120,31 @@ def _constant(obj, dtype):
         return tf.constant(np.asarray(obj, dtype=_NP_DTYPE[dtype] if dtype is not None else None))
 
 
+_PY_SCALARS = frozenset({bool, int, float, complex})
+_scalar_tensors: dict = {}
+
+
+def _cached_scalar(obj, dtype, device):
+    """Eager constant for a Python scalar operand, made once per (value, dtype, device).
+
+    The facade turns every Python scalar of a binary op into a tensor; building one costs
+    more than most ops. NaN never hits (NaN != NaN) and zeros are keyed by their sign.
+    """
+    key = (obj, type(obj), dtype, device, obj == 0 and math.copysign(1.0, obj.real))
+    t = _scalar_tensors.get(key)
+    if t is None:
+        if len(_scalar_tensors) > 4096:
+            _scalar_tensors.clear()
+        with placed(device):
+            t = _constant(obj, dtype)
+        if obj == obj:
+            _scalar_tensors[key] = t
+    return t
+
+
 def asarray(obj, dtype=None, device=None, copy=None):
+    if type(obj) in _PY_SCALARS and dtype is not None and not copy and tf.executing_eagerly():
+        return _cached_scalar(obj, dtype, device)
     if isinstance(obj, native_types):
         x = obj
         if dtype is not None and x.dtype != dtype:

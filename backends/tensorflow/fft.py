@@ -31,25 +31,41 @@ def _real(x):
 
 
 def _scale(x, norm, n, inverse):
-    """Apply ``norm`` to an unscaled forward / TF-scaled (1/n) inverse transform."""
+    """Apply ``norm`` to an unscaled forward / TF-scaled (1/n) inverse transform.
+
+    ``n`` is the transform size: a list of per-axis lengths (ints, or scalar tensors where
+    a traced shape is unknown).
+    """
     if norm == "backward":
         return x
-    if norm == "ortho":
-        f = 1 / math.sqrt(n) if not inverse else math.sqrt(n)
-    elif norm == "forward":
-        f = 1 / n if not inverse else n
-    else:
+    if norm not in ("ortho", "forward"):
         raise ValueError(f"norm must be 'backward', 'ortho' or 'forward', got {norm!r}")
-    return x * tf.constant(f, x.dtype)
+    if all(isinstance(v, int) for v in n):
+        size = math.prod(n)
+        f = math.sqrt(size) if norm == "ortho" else size
+        return x * tf.constant(f if inverse else 1 / f, x.dtype)
+    size = tf.cast(tf.reduce_prod(tf.stack([tf.cast(v, tf.float64) for v in n])), x.dtype)
+    f = tf.sqrt(size) if norm == "ortho" else size
+    return x * f if inverse else x / f
+
+
+def _len(x, axis):
+    n = x.shape[axis]
+    return n if n is not None else tf.shape(x)[axis]
 
 
 def _resize(x, n, axis):
     """Crop or zero-pad ``axis`` to length ``n`` (NumPy's ``n=`` / ``s=``)."""
     cur = x.shape[axis]
-    if n is None or n == cur:
+    if n is None or (cur is not None and n == cur):
         return x
     if n < 1:
         raise ValueError(f"invalid transform length {n}")
+    if cur is None:  # traced length: crop, then pad up to n
+        x = tf.gather(x, tf.range(tf.minimum(n, tf.shape(x)[axis])), axis=axis)
+        pads = [[0, 0]] * x.shape.rank
+        pads[axis] = [0, n - tf.shape(x)[axis]]
+        return tf.pad(x, pads)
     if n < cur:
         return tf.gather(x, tf.range(n), axis=axis)
     pads = [[0, 0]] * x.shape.rank
@@ -98,7 +114,7 @@ def _axes_and_sizes(x, s, axes):
         axes = list(range(nd)) if s is None else list(range(nd - len(s), nd))
     axes = [a % nd for a in axes]
     if s is None:
-        s = [x.shape[a] for a in axes]
+        s = [_len(x, a) for a in axes]
     if len(s) != len(axes):
         raise ValueError("s and axes must have the same length")
     return axes, list(s)
@@ -106,12 +122,12 @@ def _axes_and_sizes(x, s, axes):
 
 def fft(x, /, *, n=None, axis=-1, norm="backward"):
     x = _resize(_complex(x), n, axis)
-    return _scale(_c2c(x, [axis], False), norm, x.shape[axis], False)
+    return _scale(_c2c(x, [axis], False), norm, [_len(x, axis)], False)
 
 
 def ifft(x, /, *, n=None, axis=-1, norm="backward"):
     x = _resize(_complex(x), n, axis)
-    return _scale(_c2c(x, [axis], True), norm, x.shape[axis], True)
+    return _scale(_c2c(x, [axis], True), norm, [_len(x, axis)], True)
 
 
 def fftn(x, /, *, s=None, axes=None, norm="backward"):
@@ -119,7 +135,7 @@ def fftn(x, /, *, s=None, axes=None, norm="backward"):
     axes, s = _axes_and_sizes(x, s, axes)
     for a, n in zip(axes, s):
         x = _resize(x, n, a)
-    return _scale(_c2c(x, axes, False), norm, math.prod(s), False)
+    return _scale(_c2c(x, axes, False), norm, s, False)
 
 
 def ifftn(x, /, *, s=None, axes=None, norm="backward"):
@@ -127,20 +143,20 @@ def ifftn(x, /, *, s=None, axes=None, norm="backward"):
     axes, s = _axes_and_sizes(x, s, axes)
     for a, n in zip(axes, s):
         x = _resize(x, n, a)
-    return _scale(_c2c(x, axes, True), norm, math.prod(s), True)
+    return _scale(_c2c(x, axes, True), norm, s, True)
 
 
 def _rfft_unscaled(x, n, axis):
     x = _real(x)
-    n = x.shape[axis] if n is None else n
+    n = _len(x, axis) if n is None else n
     y, inv = _to_end(x, [axis])
     return _back(tf.signal.rfft(y, fft_length=[n]), inv), n
 
 
 def _irfft_tf(x, n, axis):
     x = _complex(x)
-    n = 2 * (x.shape[axis] - 1) if n is None else n
-    if n < 1:
+    n = 2 * (_len(x, axis) - 1) if n is None else n
+    if isinstance(n, int) and n < 1:
         raise ValueError(f"invalid number of output points {n}")
     y, inv = _to_end(x, [axis])
     return _back(tf.signal.irfft(y, fft_length=[n]), inv), n
@@ -148,12 +164,12 @@ def _irfft_tf(x, n, axis):
 
 def rfft(x, /, *, n=None, axis=-1, norm="backward"):
     y, n = _rfft_unscaled(x, n, axis)
-    return _scale(y, norm, n, False)
+    return _scale(y, norm, [n], False)
 
 
 def irfft(x, /, *, n=None, axis=-1, norm="backward"):
     y, n = _irfft_tf(x, n, axis)
-    return _scale(y, norm, n, True)
+    return _scale(y, norm, [n], True)
 
 
 def rfftn(x, /, *, s=None, axes=None, norm="backward"):
@@ -163,7 +179,7 @@ def rfftn(x, /, *, s=None, axes=None, norm="backward"):
         for a, n in zip(axes[:-1], s[:-1]):
             y = _resize(y, n, a)
         y = _c2c(y, axes[:-1], False)
-    return _scale(y, norm, math.prod(s), False)
+    return _scale(y, norm, s, False)
 
 
 def irfftn(x, /, *, s=None, axes=None, norm="backward"):
@@ -173,14 +189,14 @@ def irfftn(x, /, *, s=None, axes=None, norm="backward"):
         axes = list(range(nd)) if s is None else list(range(nd - len(s), nd))
     axes = [a % nd for a in axes]
     if s is None:
-        s = [x.shape[a] for a in axes[:-1]] + [2 * (x.shape[axes[-1]] - 1)]
+        s = [_len(x, a) for a in axes[:-1]] + [2 * (_len(x, axes[-1]) - 1)]
     s = list(s)
     if len(axes) > 1:
         for a, n in zip(axes[:-1], s[:-1]):
             x = _resize(x, n, a)
         x = _c2c(x, axes[:-1], True)
     y, _ = _irfft_tf(x, s[-1], axes[-1])
-    return _scale(y, norm, math.prod(s), True)
+    return _scale(y, norm, s, True)
 
 
 def hfft(x, /, *, n=None, axis=-1, norm="backward"):
@@ -206,7 +222,7 @@ def _shift(x, axes, sign):
     axes = list(range(nd)) if axes is None else [axes] if isinstance(axes, int) else list(axes)
     if not axes:
         return tf.identity(x)
-    shifts = [sign * (x.shape[a] // 2) for a in axes]
+    shifts = [sign * (_len(x, a) // 2) for a in axes]
     return tf.roll(x, shifts, axes)
 
 

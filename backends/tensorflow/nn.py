@@ -8,6 +8,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from .core import _ints
 from .numpy import _HALF, _check_bounds, _dim, _index_dtype, _scalar
 
 R = tf.raw_ops
@@ -94,6 +95,7 @@ def _along(op, x, dim):
         return op(logits=x)
     perm = list(range(nd))
     perm[dim], perm[-1] = perm[-1], perm[dim]
+    perm = _ints(perm)
     return R.Transpose(x=op(logits=R.Transpose(x=x, perm=perm)), perm=perm)
 
 
@@ -131,12 +133,12 @@ def linear(x, weight, bias=None, /):
     elif nd == 1:
         y = R.Squeeze(input=R.MatMul(a=x[None], b=weight, transpose_b=True), axis=[0])
     else:  # one GEMM over all leading dims
-        flat = R.Reshape(tensor=x, shape=[-1, _dim(x, -1)])
+        flat = R.Reshape(tensor=x, shape=_ints((-1, _dim(x, -1))))
         y = R.MatMul(a=flat, b=weight, transpose_b=True)
         lead = x.shape[:-1]
         out_shape = (lead.as_list() if lead.is_fully_defined() else tf.shape(x)[:-1])
         y = R.Reshape(tensor=y, shape=tf.concat([out_shape, [_dim(weight, 0)]], 0)
-                      if tf.is_tensor(out_shape) else out_shape + [_dim(weight, 0)])
+                      if tf.is_tensor(out_shape) else _ints(out_shape + [_dim(weight, 0)]))
     if bias is not None:
         y = R.BiasAdd(value=y, bias=bias) if y.shape.rank >= 2 else R.AddV2(x=y, y=bias)
     return y
@@ -192,12 +194,12 @@ def conv2d(x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1):
 
     def run(x4):
         _check_groups(x4.shape[1], weight.shape[1], weight.shape[0], groups, "conv2d")
-        xh = R.Transpose(x=x4, perm=_TO_NHWC)
+        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
         wh = R.Transpose(x=weight, perm=[2, 3, 1, 0])  # (O, I/g, kh, kw) -> HWIO
         y = _conv2d_nhwc(xh, wh, stride, pads, dilation)  # TF groups by the in-channel ratio
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
-        return R.Transpose(x=y, perm=_TO_NCHW)
+        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
     return _unbatched(run, x, 2)
 
 
@@ -251,7 +253,7 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         if x4.shape[1] != c_in or c_in % groups:
             raise ValueError(f"conv_transpose2d: input has {x4.shape[1]} channels, weight "
                              f"expects {c_in} (divisible by groups={groups})")
-        xh = R.Transpose(x=x4, perm=_TO_NHWC)
+        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
         # the adjoint of a strided conv: a stride-1 conv over the zero-stuffed input with the
         # flipped kernel, padded by d*(k-1) - p (and output_padding after)
         edge = [(d * (k - 1) - p, d * (k - 1) - p + op)
@@ -264,7 +266,7 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         y = _conv2d_nhwc(xs, w, (1, 1), [(0, 0), (0, 0)], dilation)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
-        return R.Transpose(x=y, perm=_TO_NCHW)
+        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
     return _unbatched(run, x, 2)
 
 
@@ -302,7 +304,7 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
     def run(x4):
         k, s, p, d, out, after = _pool_geometry(x4, kernel_size, stride, padding, dilation,
                                                 ceil_mode)
-        xh = R.Transpose(x=x4, perm=_TO_NHWC)
+        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
         if any(p) or any(after):
             xh = tf.pad(xh, [[0, 0], [p[0], after[0]], [p[1], after[1]], [0, 0]],
                         constant_values=_scalar(-math.inf, x4.dtype))
@@ -319,7 +321,7 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
                     v = xh[:, i * d[0]: i * d[0] + (out[0] - 1) * s[0] + 1: s[0],
                            j * d[1]: j * d[1] + (out[1] - 1) * s[1] + 1: s[1], :]
                     y = v if y is None else R.Maximum(x=y, y=v)
-        return R.Transpose(x=y, perm=_TO_NCHW)
+        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
     return _unbatched(run, x, 2)
 
 
@@ -337,16 +339,16 @@ def avg_pool2d(x, /, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     def run(x4):
         k, s, p, _, out, after = _pool_geometry(x4, kernel_size, stride, padding, 1, ceil_mode)
-        xh = R.Transpose(x=x4, perm=_TO_NHWC)
+        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
         if not any(p) and not any(after):
-            return R.Transpose(x=tf.nn.avg_pool2d(xh, k, s, "VALID"), perm=_TO_NCHW)
+            return R.Transpose(x=tf.nn.avg_pool2d(xh, k, s, "VALID"), perm=_ints(_TO_NCHW))
         xh = tf.pad(xh, [[0, 0], [p[0], after[0]], [p[1], after[1]], [0, 0]])
         mean_all = tf.nn.avg_pool2d(xh, k, s, "VALID")  # divides by k*k
         counts = [_window_counts(x4.shape[2 + i], k[i], s[i], p[i], out[i], after[i],
                                  count_include_pad) for i in range(2)]
         fix = (k[0] * k[1]) / np.outer(counts[0], counts[1])
         y = R.Mul(x=mean_all, y=tf.constant(fix[None, :, :, None], x4.dtype))
-        return R.Transpose(x=y, perm=_TO_NCHW)
+        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
     return _unbatched(run, x, 2)
 
 
@@ -367,7 +369,7 @@ def adaptive_avg_pool2d(x, /, output_size):
         if h % oh == 0 and w % ow == 0:  # equal bins: a reshape and a mean
             n, c = _dim(x4, 0), _dim(x4, 1)
             y = R.Reshape(tensor=x4, shape=[n, c, oh, h // oh, ow, w // ow])
-            return R.Mean(input=y, axis=[3, 5], keep_dims=False)
+            return R.Mean(input=y, axis=_ints((3, 5)), keep_dims=False)
         ph = _adaptive_matrix(h, oh, x4.dtype)
         pw = _adaptive_matrix(w, ow, x4.dtype)
         return tf.einsum("ih,nchw,jw->ncij", ph, x4, pw)
@@ -377,6 +379,7 @@ def adaptive_avg_pool2d(x, /, output_size):
 # ------------------------------------------------------------------ normalisation
 def _moments(x, axes):
     # no stop_gradient on the mean (unlike tf.nn.moments): second derivatives stay exact
+    axes = _ints(axes)
     mean = R.Mean(input=x, axis=axes, keep_dims=True)
     var = R.Mean(input=R.Square(x=R.Sub(x=x, y=mean)), axis=axes, keep_dims=True)
     return mean, var
@@ -388,7 +391,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, /, training
     if nd < 2:
         raise ValueError(f"batch_norm: expected at least 2-d input, got shape {x.shape}")
     c = _dim(x, 1)
-    bshape = [1, c] + [1] * (nd - 2)
+    bshape = _ints([1, c] + [1] * (nd - 2))
     axes = [0] + list(range(2, nd))
     if training:
         n = x.shape.num_elements()

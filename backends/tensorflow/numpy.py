@@ -13,7 +13,7 @@ import operator
 import numpy as np
 import tensorflow as tf
 
-from .core import _HOST_ONLY, _constant, device_of, placed
+from .core import _HOST_ONLY, _constant, _ints, device_of, placed
 
 R = tf.raw_ops
 
@@ -531,7 +531,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 def broadcast_to(x, /, shape):
-    return R.BroadcastTo(input=x, shape=_shape_arg(shape))
+    return R.BroadcastTo(input=x, shape=_ints(_shape_arg(shape)))
 
 
 def broadcast_arrays(*arrays):
@@ -608,15 +608,15 @@ def moveaxis(x, source, destination, /):
     order = [a for a in range(nd) if a not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return R.Transpose(x=x, perm=order)
+    return R.Transpose(x=x, perm=_ints(order))
 
 
 def permute_dims(x, /, axes):
-    return R.Transpose(x=x, perm=list(axes))
+    return R.Transpose(x=x, perm=_ints(axes))
 
 
 def reshape(x, /, shape, *, copy=None):
-    return R.Reshape(tensor=x, shape=_shape_arg(shape))
+    return R.Reshape(tensor=x, shape=_ints(_shape_arg(shape)))
 
 
 def repeat(x, repeats, /, *, axis=None):
@@ -756,7 +756,7 @@ def _reduce(op, x, axis, keepdims):
     axes = _axes(x, axis)
     if not axes:
         return _same(x)
-    return op(input=x, axis=axes, keep_dims=keepdims)
+    return op(input=x, axis=_ints(axes), keep_dims=keepdims)
 
 
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):
@@ -798,9 +798,10 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
         return R.Cast(x=var(R.Cast(x=x, DstT=tf.float32), axis=axis, correction=correction,
                             keepdims=keepdims), DstT=d)
     axes = _axes(x, axis)
-    dev = R.Sub(x=x, y=R.Mean(input=x, axis=axes, keep_dims=True)) if axes else R.Sub(x=x, y=x)
+    ax = _ints(axes)
+    dev = R.Sub(x=x, y=R.Mean(input=x, axis=ax, keep_dims=True)) if axes else R.Sub(x=x, y=x)
     sq = R.Square(x=abs(dev)) if d in _COMPLEX else R.Square(x=dev)
-    total = R.Sum(input=sq, axis=axes, keep_dims=keepdims) if axes else sq
+    total = R.Sum(input=sq, axis=ax, keep_dims=keepdims) if axes else sq
     rd = total.dtype
     dims = [x.shape[a] for a in axes]
     if builtins.all(d is not None for d in dims):
@@ -856,9 +857,9 @@ def _arg_extreme(op, x, axis, keepdims, name):
     _refuse_empty(x, axis, name)
     nd = x.shape.rank
     if axis is None:
-        flat = R.Reshape(tensor=x, shape=[-1])
+        flat = R.Reshape(tensor=x, shape=_ints((-1,)))
         out = _arg_extreme(op, flat, 0, False, name)
-        return R.Reshape(tensor=out, shape=[1] * nd) if keepdims else out
+        return R.Reshape(tensor=out, shape=_ints((1,) * nd)) if keepdims else out
     out = op(input=x, dimension=axis, output_type=tf.int64)
     if x.dtype.is_floating:
         # NumPy returns the first NaN; TF's kernels skip NaNs
@@ -934,6 +935,7 @@ def _along_last(fn, x, axis):
         return fn(x)
     perm = list(range(nd))
     perm[axis], perm[-1] = perm[-1], perm[axis]
+    perm = _ints(perm)
     return R.Transpose(x=fn(R.Transpose(x=x, perm=perm)), perm=perm)
 
 
@@ -1128,14 +1130,14 @@ def _advanced_getitem(x, key):
             target = tf.broadcast_dynamic_shape(target, tf.shape(i, out_type=tf.int64))
     idx = tf.stack([tf.broadcast_to(i, target) for i in idx], axis=-1)
     rest = [i for i in range(len(comps)) if i not in pos]
-    yt = R.Transpose(x=y, perm=pos + rest) if pos + rest != list(range(len(comps))) else y
+    yt = R.Transpose(x=y, perm=_ints(pos + rest)) if pos + rest != list(range(len(comps))) else y
     out = tf.gather_nd(yt, idx)
     contiguous = pos[-1] - pos[0] + 1 == len(pos)
     if contiguous and pos[0] > 0:
         nb = bshape.rank
         perm = list(range(nb, nb + pos[0])) + list(range(nb)) + list(
             range(nb + pos[0], nb + len(rest)))
-        out = R.Transpose(x=out, perm=perm)
+        out = R.Transpose(x=out, perm=_ints(perm))
     return out
 
 
@@ -1201,6 +1203,13 @@ def _strided_update(x, key, new):
     return R.TensorStridedSliceUpdate(input=x, value=new, **_slice_spec(key))
 
 
+def _clamp(i):
+    return -_I32 if i < -_I32 else _I32 - 1 if i >= _I32 else i
+
+
+_I32 = 2 ** 31
+
+
 def _slice_spec(key):
     """``tf.strided_slice`` arguments for a basic index (NumPy semantics)."""
     begin, end, strides = [], [], []
@@ -1216,8 +1225,9 @@ def _slice_spec(key):
             step = 1 if k.step is None else operator.index(k.step)
             if step == 0:
                 raise ValueError("slice step cannot be zero")
-            begin.append(0 if k.start is None else operator.index(k.start))
-            end.append(0 if k.stop is None else operator.index(k.stop))
+            # bounds past any dimension clamp anyway; keep them in int32 range
+            begin.append(0 if k.start is None else _clamp(operator.index(k.start)))
+            end.append(0 if k.stop is None else _clamp(operator.index(k.stop)))
             strides.append(step)
         elif k is None:
             masks["new_axis_mask"] |= bit
@@ -1230,4 +1240,6 @@ def _slice_spec(key):
             masks["shrink_axis_mask"] |= bit
             # end = k + 1 is ignored for a shrunk axis, so -1 still means the last element
             begin.append(k), end.append(k + 1), strides.append(1)
-    return dict(begin=begin, end=end, strides=strides, **masks)
+    eager = tf.executing_eagerly()
+    return dict(begin=_ints(begin, eager), end=_ints(end, eager), strides=_ints(strides, eager),
+                **masks)

@@ -63,27 +63,40 @@ def _inductor(options):
 
 def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, name="",
              options=None):
-    """``torch.compile(fn)`` that reports each graph compiled to ``on_trace``."""
+    """``torch.compile(fn)``, run eagerly on its first call.
+
+    The first call runs ``fn`` as plain Python: unifw records the output
+    structure then, so the traced code has no Python side effects for Dynamo to
+    replay on every call. ``on_trace`` is called for that first run and for every
+    further graph Dynamo compiles (graph breaks, recompilations).
+    """
     options = dict(options or {})
     inner = options.pop("backend", None) or _inductor(options)
+    graphs = []
 
     def backend(gm, example_inputs):
-        if on_trace is not None:
+        graphs.append(None)
+        if len(graphs) > 1 and on_trace is not None:
             on_trace()
         return inner(gm, example_inputs)
 
     compiled = torch.compile(fn, backend=backend, **options)
-    eager = []
+    state = {"calls": 0, "eager": False}
 
     def call(*natives):
-        if eager:
+        state["calls"] += 1
+        if state["calls"] == 1:
+            if on_trace is not None:
+                on_trace()
+            return fn(*natives)
+        if state["eager"]:
             return fn(*natives)
         try:
             return compiled(*natives)
         except torch._dynamo.exc.TorchDynamoException as e:
             if not fallback_to_eager:
                 raise
-            eager.append(True)
+            state["eager"] = True
             warnings.warn(f"uf.function {name!r}: torch.compile failed ({type(e).__name__}: "
                           f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}); "
                           "running it eagerly (fallback_to_eager=True)", stacklevel=3)

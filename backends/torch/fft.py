@@ -55,12 +55,19 @@ def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
     return _f.ihfft(_widen(x), n, axis, norm)
 
 
+def _frequencies(fn, n, d, dtype, device):
+    if dtype is None or dtype.is_floating_point:
+        return fn(n, d, dtype=dtype, device=_dev(device))
+    # torch computes frequencies only in a real floating dtype: cast afterwards
+    return fn(n, d, dtype=torch.float64, device=_dev(device)).to(dtype)
+
+
 def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    return _f.fftfreq(n, d, dtype=dtype, device=_dev(device))
+    return _frequencies(_f.fftfreq, n, d, dtype, device)
 
 
 def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    return _f.rfftfreq(n, d, dtype=dtype, device=_dev(device))
+    return _frequencies(_f.rfftfreq, n, d, dtype, device)
 
 
 def fftshift(x, /, *, axes=None):

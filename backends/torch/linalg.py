@@ -9,6 +9,8 @@ def cholesky(x, /, *, upper=False):
 
 
 def cross(x1, x2, /, *, axis=-1):
+    if x1.shape != x2.shape:  # torch only broadcasts operands of equal rank
+        x1, x2 = torch.broadcast_tensors(x1, x2)
     return _la.cross(x1, x2, dim=axis)
 
 
@@ -55,9 +57,11 @@ def slogdet(x, /):
 
 
 def solve(x1, x2, /):
-    # Array API: only a 1-D x2 is a vector; torch also reads (..., M) as a batch of vectors
+    # Array API: only a 1-D x2 is a vector (broadcast against x1's batch); torch also reads
+    # an x2 of x1.ndim - 1 dims as a batch of vectors. Give torch a matrix of x1's rank.
     if x2.ndim == 1:
-        return _la.solve(x1, x2.unsqueeze(-1)).squeeze(-1)
+        column = x2.reshape((1,) * (x1.ndim - 2) + (-1, 1))
+        return _la.solve(x1, column).squeeze(-1)
     if x2.ndim == x1.ndim - 1:
         x2 = x2.unsqueeze(0)
     return _la.solve(x1, x2)

@@ -141,9 +141,36 @@ def remainder(x1, x2, /):
     return _int_division(torch.remainder, x1, x2)
 
 
+class _FloatFloorDivide(torch.autograd.Function):
+    """Float floor division with its derivative (zero almost everywhere), which torch lacks."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x1, x2):
+        return operator.floordiv(x1, x2)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.specs = [(x.shape, x.dtype) if isinstance(x, torch.Tensor) else None
+                     for x in inputs]
+        ctx.out_spec = (output.shape, output.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(None if spec is None else grad.new_zeros(spec[0], dtype=spec[1])
+                     for spec in ctx.specs)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        shape, dtype = ctx.out_spec
+        return torch.zeros(shape, dtype=dtype, device=next(
+            t.device for t in tangents if isinstance(t, torch.Tensor)))
+
+
 def floor_divide(x1, x2, /):
     if _is_float(x1) or _is_float(x2):
-        return operator.floordiv(x1, x2)
+        return _FloatFloorDivide.apply(x1, x2)
     return _int_division(operator.floordiv, x1, x2)
 
 
@@ -353,6 +380,8 @@ def _checked_indices(indices, n):
     torch would raise on the CPU but only trip a device assert on the GPU.
     """
     if indices.dtype not in (torch.int64, torch.int32):
+        if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
+            raise TypeError(f"indices must have an integer dtype, not {indices.dtype}")
         indices = indices.long()
     if indices.numel() == 0 or torch.compiler.is_compiling():
         return torch.where(indices < 0, indices + n, indices)
@@ -544,6 +573,8 @@ def count_nonzero(x, /, *, axis=None, keepdims=False):
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
     if x1.dtype != x2.dtype:
+        if x1.is_floating_point() != x2.is_floating_point():
+            raise TypeError(f"searchsorted: no implicit cast between {x1.dtype} and {x2.dtype}")
         dt = torch.promote_types(x1.dtype, x2.dtype)
         x1, x2 = x1.to(dt), x2.to(dt)
     if sorter is not None and sorter.dtype != torch.int64:

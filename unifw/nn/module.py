@@ -295,6 +295,12 @@ class Module:
                         out[f"{mod_prefix}.{name}" if mod_prefix else name] = v
         return out
 
+    def _unifw_static(self) -> tuple:
+        """Hashable Python-side configuration that changes what ``forward`` computes
+        (the training flags), for ``uf.function`` to key its traces on: a step traced
+        in training mode must be retraced after ``model.eval()``."""
+        return tuple((name, m.training) for name, m in self.named_modules())
+
     def _state_entries(self, prefix=""):
         """``(key, Variable)`` of what ``state_dict`` holds, in PyTorch's order."""
         for name, p in self._parameters.items():

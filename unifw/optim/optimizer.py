@@ -296,63 +296,65 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a :meth:`state_dict` (ours, or a PyTorch optimizer's converted to NumPy).
 
-        Everything is checked before anything changes: group count and sizes,
-        slot names, shapes. Hyperparameters of each group are taken from the dict.
-        Parameters missing from ``"state"`` get fresh state (as in PyTorch).
+        Each group's hyperparameters are taken from the dict (as in PyTorch; slots
+        appear or go if e.g. ``amsgrad`` changes). Everything is checked before
+        anything changes: group count and sizes, slot names, shapes. Parameters
+        missing from ``"state"`` get fresh state.
         """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"state dict has {len(groups)} parameter groups, the optimizer "
                              f"has {len(self.param_groups)}")
-        index_map = {}
-        for gi, (saved, items) in enumerate(zip(groups, self._group_items)):
+        options, index_map = [], {}
+        for gi, (group, saved, items) in enumerate(zip(self.param_groups, groups,
+                                                       self._group_items)):
             if len(saved["params"]) != len(items):
                 raise ValueError(f"group {gi}: state dict has {len(saved['params'])} "
                                  f"parameters, the optimizer has {len(items)}")
-            index_map.update({int(s): i for s, (i, _, _) in zip(saved["params"], items)})
-        plan, problems = [], []
+            opts = {k: group.raw(k) for k in self.defaults}
+            opts.update({k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()
+                         if k in self.defaults and not isinstance(opts[k], LRSchedule)})
+            options.append(opts)
+            index_map.update({int(s): (i, gi) for s, (i, _, _) in zip(saved["params"], items)})
+        plan, problems = {}, []
         saved_state = {int(k): v for k, v in state_dict.get("state", {}).items()}
-        for saved_i, i in index_map.items():
-            slots, p = self._slots_of[i], self._params[i]
-            entry = saved_state.get(saved_i, {})
-            for k, var in slots.items():
-                if k not in entry:
-                    plan.append((var, self._fresh(k, p, i)))
+        for saved_i, (i, gi) in index_map.items():
+            p, entry = self._params[i], saved_state.get(saved_i, {})
+            values = {}
+            for k in self._slots(options[gi]):
+                if entry.get(k) is None:
+                    values[k] = 0 if k == "step" else self._slot_init(k, p, options[gi]).numpy()
                     continue
                 arr = _to_numpy(entry[k])
-                want = var.shape
+                want = () if k == "step" else p.shape
                 if arr.shape != want and not (k == "step" and arr.size == 1):
                     problems.append(f"state {saved_i}.{k}: shape {arr.shape}, expected {want}")
                     continue
-                plan.append((var, arr.reshape(want)))
+                values[k] = arr.reshape(want)
             # PyTorch keeps a "step" (and None momentum buffers) even where the rule needs none
             extra = {k for k, v in entry.items()
-                     if k not in slots and k != "step" and v is not None}
+                     if k not in values and k != "step" and v is not None}
             if extra:
                 problems.append(f"state {saved_i}: unexpected entries {sorted(extra)}")
+            plan[i] = values, options[gi]
         if problems:
             raise ValueError("cannot load optimizer state:\n  " + "\n  ".join(problems))
-        for var, value in plan:
-            assign_value(var, value)
-        for group, saved in zip(self.param_groups, groups):
-            for k, v in saved.items():
-                if k != "params" and k in self.defaults and not isinstance(
-                        group.raw(k), LRSchedule):
-                    group[k] = tuple(v) if isinstance(v, list) else v
+        for i, (values, opts) in plan.items():
+            slots, p = self._slots_of[i], self._params[i]
+            kept = {k: slots[k] if k in slots else self._new_slot(k, p, opts) for k in values}
+            slots.clear()
+            slots.update(kept)  # in place: the group items share this dict
+            for k, value in values.items():
+                assign_value(slots[k], value)
+        for group, opts in zip(self.param_groups, options):
+            for k, v in opts.items():
+                if k == "lr" and group._lr_var is not None:
+                    assign_value(group._lr_var, float(v))
+                    dict.__setitem__(group, "lr", float(v))
+                elif k != "lr":
+                    dict.__setitem__(group, k, v)
         if "step" in state_dict:
             assign_value(self._step, int(state_dict["step"]))
-
-    def _fresh(self, slot, p, i):
-        options = self.param_groups[self._group_of(i)]
-        if slot == "step":
-            return 0
-        return self._slot_init(slot, p, options).numpy()
-
-    def _group_of(self, i) -> int:
-        for gi, items in enumerate(self._group_items):
-            if any(j == i for j, _, _ in items):
-                return gi
-        raise KeyError(i)
 
     def _new_slot(self, name, p, options):
         if name == "step":
