@@ -34,6 +34,31 @@ def pytest_addoption(parser):
     g.addoption("--unifw-check", default=",".join(_ALL_CHECKS), help="checks to run")
     g.addoption("--unifw-json", default=None, help="write a JSON report here")
     g.addoption("--unifw-html", default=None, help="write an HTML report here")
+    g.addoption("--unifw-checkpoint-to", default="",
+                help="backends that load the checkpoints saved by the tested ones (default: "
+                     "the tested backends)")
+    g.addoption("--unifw-progress", default=None,
+                help="file that always holds the id of the cell running now (to name the "
+                     "culprit if a backend crashes the process)")
+
+
+class _Counter:
+    """pytest outcomes of this run, stored in the JSON report."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" and report.passed and not hasattr(report, "wasxfail"):
+            self.passed += 1
+        elif report.failed:
+            self.failed += 1
+
+
+def pytest_configure(config):
+    config._unifw_conformance_counter = _Counter()
+    config.pluginmanager.register(config._unifw_conformance_counter,
+                                  "unifw-conformance-counter")
 
 
 def _split(value):
@@ -69,6 +94,8 @@ class Plan:
         self.profile = runner.PROFILES[_profile_name(config)]
         self.checks = _split(config.getoption("--unifw-check"))
         self.ops = _split(config.getoption("--unifw-op"))
+        self.checkpoint_to = _split(config.getoption("--unifw-checkpoint-to")) or self.backends
+        self.progress = config.getoption("--unifw-progress")
         self.results = []
         self._session = None
         self._gpu_devices = {}
@@ -80,6 +107,11 @@ class Plan:
 
             self._gpu_devices[backend] = [d for d in uf.devices(backend) if d != "cpu"]
         return self._gpu_devices[backend]
+
+    def running(self, cell_id: str) -> None:
+        if self.progress:
+            with open(self.progress, "w", encoding="utf-8") as f:
+                f.write(cell_id)
 
     def cells(self):
         from . import registry, runner
@@ -95,7 +127,7 @@ class Plan:
             if self.auto_device:
                 devs += self.gpu_devices(b)
             out += runner.cells(entries, [b], devs, self.modes, self.profile, checks,
-                                patterns=self.ops, all_backends=self.backends)
+                                patterns=self.ops, all_backends=self.checkpoint_to)
         return out
 
     @property
@@ -159,8 +191,10 @@ def pytest_sessionfinish(session, exitstatus):
     if plan is None:
         return
     results = list(plan.session.results.values())
+    counter = session.config._unifw_conformance_counter
     meta = {"backends": ",".join(plan.backends), "devices": ",".join(plan.devices),
-            "modes": ",".join(plan.modes), "profile": plan.profile.name}
+            "modes": ",".join(plan.modes), "profile": plan.profile.name,
+            "tests_passed": counter.passed, "tests_failed": counter.failed}
     from . import report
 
     path = session.config.getoption("--unifw-json")

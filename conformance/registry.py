@@ -117,7 +117,7 @@ class Entry:
 
 REGISTRY: dict[str, Entry] = {}
 
-_MODULES = ("ops_elementwise", "ops_array", "ops_linalg", "ops_fft", "ops_nn")
+_MODULES = ("ops_elementwise", "ops_array", "ops_linalg", "ops_fft", "ops_nn", "ops_losses")
 _loaded = False
 
 

@@ -98,6 +98,12 @@ class Result:
     example: str = ""
     seconds: float = 0.0
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        cell = Cell(d["check"], d["op"], d["backend"], d["device"], d["mode"], d["dtype"])
+        return cls(cell, d["outcome"], d.get("message", ""), d.get("example", ""),
+                   d.get("seconds", 0.0))
+
     def as_dict(self) -> dict:
         d = asdict(self.cell)
         d.update(id=self.cell.id, outcome=self.outcome, message=self.message,

@@ -33,6 +33,7 @@ def test_conformance(conformance_cell, conformance_plan):
     if cell.device not in uf.devices(cell.backend):
         pytest.fail(f"device {cell.device!r} was requested but backend {cell.backend!r} has "
                     f"only {uf.devices(cell.backend)}", pytrace=False)
+    conformance_plan.running(cell.id)
     r = conformance_plan.session.result(cell)
     if r.outcome == "skipped":
         pytest.skip(r.message)

@@ -8,9 +8,9 @@ import unifw as uf
 from unifw_conformance import runner
 from unifw_conformance.registry import select
 
-VALUE_OPS = ["add", "divide", "exp", "matmul", "sum", "where", "reshape", "getitem",
-             "linalg.solve", "fft.rfft", "nn.softmax", "nn.conv2d"]
-GRAD_OPS = ["multiply", "tanh", "matmul", "linalg.det", "nn.log_softmax"]
+VALUE_OPS = ["divide", "matmul", "sum", "getitem", "linalg.solve", "nn.conv2d"]
+ERROR_OPS = ["add", "matmul", "reshape", "nn.linear"]
+GRAD_OPS = ["tanh", "matmul", "nn.log_softmax"]
 COMPILED_OPS = ["add", "exp", "sum"]
 
 
@@ -30,7 +30,7 @@ def _assert_ok(results):
 
 
 def test_values_eager(backend):
-    _assert_ok(_results(backend, VALUE_OPS, ("values",), ["eager"], ("float32", "int32", "bool")))
+    _assert_ok(_results(backend, VALUE_OPS, ("values",), ["eager"], ("float32", "int32")))
 
 
 def test_errors_eager(backend):

@@ -283,6 +283,20 @@ def test_dropout_in_transformer_layer_only_in_training(numpy_backend):
     np.testing.assert_array_equal(np.asarray(layer(x)), np.asarray(layer(x)))
 
 
+def test_recurrent_dropout_between_layers(numpy_backend):
+    tmod, umod = _pair_modules(lambda m: m.GRU(3, 4, num_layers=2, dropout=0.5))
+    x = np.random.default_rng(11).standard_normal((4, 2, 3))
+    umod.train()
+    out1, out2 = (np.asarray(umod(uf.asarray(x))[0]) for _ in range(2))
+    assert not np.allclose(out1, out2)
+    umod.eval()
+    with torch.no_grad():
+        ref = tmod(torch.from_numpy(x))
+    _assert_same(umod(uf.asarray(x)), ref)
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        nn.LSTM(3, 4, dropout=0.2)
+
+
 def test_encoder_copies_have_independent_parameters_and_keys(numpy_backend):
     uf.random.seed(0)
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 1, 8, dropout=0.1), 2)

@@ -74,7 +74,7 @@ def _digest(header_json: str, names: list, arrays: dict) -> str:
     for name in names:
         a = arrays[name]
         h.update(f"\0{name}\0{a.dtype.name}\0{a.shape}\0".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 
@@ -274,8 +274,8 @@ def _compare(arrays, header, targets, types, strict) -> list:
     for prefix, kind in types.items():
         was = saved_types.get(prefix)
         if was is not None and was != kind:
-            problems.append(f"{prefix or 'object'}: saved from a {was.rsplit('.', 1)[-1]}, "
-                            f"loading into a {kind.rsplit('.', 1)[-1]}")
+            problems.append(f"{prefix or 'object'}: saved from {was.rsplit('.', 1)[-1]}, "
+                            f"loading into {kind.rsplit('.', 1)[-1]}")
     entries = header["tensors"]
     for name, var in targets.items():
         if not isinstance(var, Variable):

@@ -3,22 +3,27 @@
 ``unifw conformance [--backend all|NAME,...] [--device auto|cpu,gpu:0] [--mode eager,compiled]
 [--profile dev|ci|thorough] [--op GLOB,...] [--check values,grad,errors,models,checkpoints]
 [--report out.html] [--json out.json]`` runs the conformance suite (pytest with the
-``unifw_conformance`` plugin), prints the op x backend x mode matrix and ends with the line
-``N passed, N failed``. The exit status is 0 only when nothing failed.
+``unifw_conformance`` plugin) for each backend in its own process, prints the
+op x backend x mode matrix and ends with the line ``N passed, N failed``. The exit status is
+0 only when nothing failed. A backend that crashes its process fails, naming the check it
+was running; the other backends still run.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unifw", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="unifw", description="unifw command-line tools")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("conformance", help="run the conformance suite on installed backends",
                        description="Check that backends agree with the float64 reference "
-                                   "and each other, in every mode and on every device.")
+                                   "and with each other, in every mode and on every device.")
     c.add_argument("--backend", default="all", help="comma list of backends, or 'all'")
     c.add_argument("--device", default="auto",
                    help="'auto' (cpu plus any GPU present), or e.g. cpu,gpu:0 (a device "
@@ -32,66 +37,89 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--report", metavar="HTML", help="write the HTML report here")
     c.add_argument("--json", metavar="JSON", help="write the JSON report here")
     c.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
-    c.add_argument("-q", "--quiet", action="store_true", help="no per-test progress")
     return p
 
 
-class _Collector:
-    """pytest plugin object that keeps each test's outcome for the final line."""
+def _backends(spec: str) -> list[str]:
+    import unifw as uf
 
-    def __init__(self):
-        self.passed = self.failed = 0
-        self.plan = None
+    avail = uf.available_backends()
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return avail
+    missing = [n for n in names if n not in avail]
+    if missing:
+        raise SystemExit(f"unifw conformance: backend(s) {missing} not available here "
+                         f"(installed: {', '.join(avail) or 'none'})")
+    return names
 
-    def pytest_runtest_logreport(self, report):
-        if report.when == "call" and report.passed and not hasattr(report, "wasxfail"):
-            self.passed += 1
-        elif report.failed:
-            self.failed += 1
 
-    def pytest_sessionfinish(self, session):
-        self.plan = getattr(session.config, "_unifw_conformance_plan", None)
+def _run_backend(args, backend: str, all_backends: list[str], tmp: str):
+    """Run the suite for one backend in a subprocess; (results, passed, failed)."""
+    from unifw_conformance.runner import Cell, Result
+
+    report = os.path.join(tmp, f"{backend}.json")
+    progress = os.path.join(tmp, f"{backend}.progress")
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "unifw_conformance",
+           "-p", "no:cacheprovider", "-p", "no:warnings", "-p", "no:faulthandler", "-q",
+           "--no-header", "--tb=no",
+           "-rN", "--unifw-backend", backend, "--unifw-device", args.device,
+           "--unifw-mode", args.mode, "--unifw-profile", args.profile,
+           "--unifw-check", args.check, "--unifw-json", report,
+           "--unifw-progress", progress, "--unifw-checkpoint-to", ",".join(all_backends)]
+    if args.op:
+        cmd += ["--unifw-op", args.op]
+    if args.exitfirst:
+        cmd.append("-x")
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        cmd += ["-p", "unifw_conformance.plugin"]
+    print(f"== {backend} ==", flush=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    proc = subprocess.run(cmd, env=env)
+    if os.path.exists(report):
+        with open(report, encoding="utf-8") as f:
+            data = json.load(f)
+        results = [Result.from_dict(d) for d in data["results"]]
+        meta = data["meta"]
+        return results, int(meta.get("tests_passed", 0)), int(meta.get("tests_failed", 0))
+    last = ""
+    if os.path.exists(progress):
+        with open(progress, encoding="utf-8") as f:
+            last = f.read().strip()
+    parts = last.split(":") if last.count(":") >= 5 else ["process", "process", backend,
+                                                         "cpu", "eager", "-"]
+    cell = Cell(parts[0], parts[1], backend, ":".join(parts[3:-2]), parts[-2], parts[-1])
+    msg = (f"the conformance run of backend {backend!r} ended without a report (exit status "
+           f"{proc.returncode}); it was running {last or 'its setup'}")
+    return [Result(cell, "failed", msg)], 0, 1
 
 
 def conformance(args) -> int:
-    import pytest
+    from unifw_conformance import report
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    pyargs = ["--pyargs", "unifw_conformance", "-p", "no:cacheprovider", "-q",
-              "--no-header", "-rN", "--tb=no", "-p", "no:warnings",
-              "--unifw-backend", args.backend, "--unifw-device", args.device,
-              "--unifw-mode", args.mode, "--unifw-profile", args.profile,
-              "--unifw-check", args.check]
-    if args.op:
-        pyargs += ["--unifw-op", args.op]
-    if args.report:
-        pyargs += ["--unifw-html", args.report]
-    if args.json:
-        pyargs += ["--unifw-json", args.json]
-    if args.exitfirst:
-        pyargs.append("-x")
-    if args.quiet:
-        pyargs.append("-qq")
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        pyargs += ["-p", "unifw_conformance.plugin"]
-    collector = _Collector()
-    code = pytest.main(pyargs, plugins=[collector])
-    if collector.plan is not None:
-        from unifw_conformance import report
-
-        results = list(collector.plan.session.results.values())
+    backends = _backends(args.backend)
+    results, passed, failed = [], 0, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in backends:
+            r, p, f = _run_backend(args, b, backends, tmp)
+            results += r
+            passed += p
+            failed += f
+    meta = {"backends": ",".join(backends), "devices": args.device, "modes": args.mode,
+            "profile": args.profile}
+    print()
+    print(report.text_matrix(results))
+    fails = report.failure_text(results)
+    if fails:
         print()
-        print(report.text_matrix(results))
-        fails = report.failure_text(results)
-        if fails:
-            print()
-            print(fails)
-        if args.report:
-            print(f"\nHTML report: {args.report}")
-    print(f"{collector.passed} passed, {collector.failed} failed")
-    if code == 0 and collector.failed == 0:
-        return 0
-    return int(code) or 1
+        print(fails)
+    if args.report:
+        report.write_html(args.report, results, meta)
+        print(f"\nHTML report: {args.report}")
+    if args.json:
+        report.write_json(args.json, results, meta)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
 
 
 def main(argv=None) -> int:

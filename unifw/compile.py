@@ -28,7 +28,7 @@ import warnings
 from ._registry import active
 from ._tensor import Tensor, wrap
 from .errors import CompilationError, ShapeError, TracingError, UnifwError
-from .tree import is_stateful, tree_flatten, tree_leaves, tree_unflatten
+from .tree import is_stateful, tree_flatten, tree_leaves, tree_structure, tree_unflatten
 from .variable import Variable, trace_state
 
 __all__ = ["function", "Function", "config", "cond", "while_loop", "fori_loop", "scan"]
@@ -41,19 +41,20 @@ class _Config:
     """Process-wide switches of static mode (``uf.config``)."""
 
     def __init__(self):
-        self._eager = False
+        self._eager = os.environ.get(_EAGER_ENV, "").strip().lower() not in (
+            "", "0", "false", "no")
 
     def run_functions_eagerly(self, flag: bool = True) -> None:
         """Run every :func:`unifw.function` as plain Python (for debugging with print/pdb).
 
-        The environment variable ``UNIFW_RUN_EAGERLY=1`` has the same effect.
+        Setting the environment variable ``UNIFW_RUN_EAGERLY=1`` before the
+        program starts has the same effect.
         """
         self._eager = bool(flag)
 
     def functions_run_eagerly(self) -> bool:
-        """Whether functions currently run eagerly (flag or environment variable)."""
-        return self._eager or os.environ.get(_EAGER_ENV, "").strip().lower() not in (
-            "", "0", "false", "no")
+        """Whether functions currently run eagerly."""
+        return self._eager
 
 
 config = _Config()
@@ -126,7 +127,9 @@ class Function:
                                                if n in positional}
         self._static_names = frozenset(names) | {positional[i] for i in nums
                                                  if 0 <= i < len(positional)}
+        self._positional_only = not self._static_nums
         self._cache: dict = {}
+        self._fast: dict = {}  # signatures of calls with only plain tensors -> entry
         self.trace_count = 0
         self._warned = False
 
@@ -140,8 +143,26 @@ class Function:
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        if _tracing or config.functions_run_eagerly():
+        if _tracing or config._eager:
             return self.python_function(*args, **kwargs)
+        if not kwargs and self._positional_only:
+            # fast path: only plain tensors as arguments (the common hot loop)
+            key = [None]
+            b = None
+            sig_of = None
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+                if b is None:
+                    b = key[0] = a._b
+                    sig_of = signature_fn(b)
+                elif a._b is not b:
+                    break
+                key.append(sig_of(a._native))
+            else:
+                entry = self._fast.get(tuple(key))
+                if entry is not None:
+                    return self._run(entry, [a._native for a in args], ())
         sig = _Signature(self, args, kwargs)
         b = sig.b
         if not getattr(b, "supports_compile", False) or not hasattr(b, "function"):
@@ -150,7 +171,13 @@ class Function:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._build(sig)
-        natives = sig.tensor_natives + [v._native for v in sig.lifted_vars(entry.lifted)]
+            if sig.fast_key is not None:
+                self._fast[sig.fast_key] = entry
+        lifted = sig.lifted_vars(entry.lifted)
+        return self._run(entry, sig.tensor_natives + [v._native for v in lifted], lifted)
+
+    def _run(self, entry, natives, lifted):
+        b = entry.b
         try:
             outs = entry.call(*natives)
         except UnifwError:
@@ -159,28 +186,27 @@ class Function:
             err = getattr(b, "compile_error", None)
             if err is None or not err(e):
                 raise
+            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
             raise CompilationError(
                 f"uf.function: compiling {self.__name__!r} on backend '{b.name}' failed: "
-                f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
-                " (pass fallback_to_eager=True to run it eagerly instead, or debug with "
-                "uf.config.run_functions_eagerly(True))") from e
-        return self._finish(entry, sig, outs)
-
-    def _finish(self, entry, sig, outs):
-        b = entry.b
+                f"{type(e).__name__}: {first} (pass fallback_to_eager=True to run it eagerly "
+                "instead, or debug with uf.config.run_functions_eagerly(True))") from e
         out_def, out_static, changed = entry.meta
-        n = len(outs) - len(changed)
         if changed:
-            lifted = sig.lifted_vars(entry.lifted)
+            n = len(outs) - len(changed)
+            ts = trace_state
             for i, new in zip(changed, outs[n:]):
                 v = lifted[i]
-                if trace_state.depth and id(v) in trace_state.substitute:
+                if ts.depth and id(v) in ts.substitute:
                     v.assign(wrap(new, b))
                 else:
                     b.variable_assign(v._store, new)
-        it = iter(outs[:n])
-        leaves = [wrap(next(it), b) if s is _TENSOR else s for s in out_static]
-        return tree_unflatten(out_def, leaves)
+            outs = outs[:n]
+        if out_def is _LEAF_DEF:
+            return wrap(outs[0], b) if out_static[0] is _TENSOR else out_static[0]
+        it = iter(outs)
+        return tree_unflatten(out_def, [wrap(next(it), b) if s is _TENSOR else s
+                                        for s in out_static])
 
     # ------------------------------------------------------------ tracing
     def _build(self, sig):
@@ -250,6 +276,21 @@ class Function:
                 "changing numbers as tensors rather than Python scalars.", stacklevel=3)
 
 
+_SIGNATURE_FNS: dict = {}
+
+
+def signature_fn(b):
+    """``native -> hashable`` describing what a trace depends on (shape, dtype, device)."""
+    fn = _SIGNATURE_FNS.get(b)
+    if fn is None:
+        fn = getattr(b, "signature", None)
+        if fn is None:
+            def fn(n, _dev=b.device_of):
+                return (tuple(n.shape), n.dtype, _dev(n))
+        _SIGNATURE_FNS[b] = fn
+    return fn
+
+
 def _identifier(name: str) -> str:
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     return out or "fn"
@@ -261,6 +302,7 @@ class _Tensor:
 
 
 _TENSOR = _Tensor()  # marks a tensor slot in plans and output descriptions
+_LEAF_DEF = tree_structure(0)
 
 
 class _Statics:
@@ -310,8 +352,7 @@ class _Signature:
                     raise _mixed(func, b, self.b)
                 n = leaf._native
                 plan.append(_TENSOR)
-                sig.append(b.signature(n) if hasattr(b, "signature") else
-                           (tuple(n.shape), n.dtype, b.device_of(n)))
+                sig.append(signature_fn(b)(n))
                 natives.append(n)
             elif is_stateful(leaf):
                 plan.append(leaf)
@@ -337,6 +378,9 @@ class _Signature:
             if v._b is not self.b:
                 raise _mixed(func, v._b, self.b)
         self.plan, self.sig, self.tensor_natives, self.state_vars = plan, sig, natives, state
+        plain = not kwargs and not snums and len(natives) == len(args) and all(
+            type(a) is Tensor for a in args)
+        self.fast_key = (self.b, *sig) if plain else None
 
     @staticmethod
     def _add_state(v, state, seen):

@@ -10,6 +10,14 @@ import tensorflow as tf
 compile_lifts_state = False
 
 
+_MULTI_DEVICE = len(tf.config.list_logical_devices()) > 1
+
+
+def signature(x):
+    """What a compiled program depends on in an input: shape, dtype (and device)."""
+    return (x.shape, x.dtype, x.device) if _MULTI_DEVICE else (x.shape, x.dtype)
+
+
 def is_compiling():
     return not tf.executing_eagerly()
 

@@ -56,8 +56,10 @@ def _len(x, axis):
 
 def _resize(x, n, axis):
     """Crop or zero-pad ``axis`` to length ``n`` (NumPy's ``n=`` / ``s=``)."""
+    if not isinstance(n, int):  # None, or the traced length of this axis itself
+        return x
     cur = x.shape[axis]
-    if n is None or (cur is not None and n == cur):
+    if n == cur:
         return x
     if n < 1:
         raise ValueError(f"invalid transform length {n}")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .core import _ints
+from .core import _ints, device_of
 from .numpy import _HALF, _check_bounds, _dim, _index_dtype, _scalar
 
 R = tf.raw_ops
@@ -168,13 +168,61 @@ def _check_groups(c_in, w_in, c_out, groups, name):
                          f"out-channels {c_out} do not fit groups={groups}")
 
 
-def _conv2d_nhwc(xh, wh, stride, pads, dilation):
-    if any(p for pair in pads for p in pair):
-        padding = [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
-    else:
-        padding = "VALID"
-    return tf.nn.conv2d(xh, wh, strides=[1, *stride, 1], padding=padding,
-                        dilations=[1, *dilation, 1])
+def _onednn_enabled():
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return False
+
+
+# TF's own CPU kernels have no gradient for grouped or dilated convolutions; its oneDNN
+# kernels do, for float32 and bfloat16. Elsewhere on CPU those convs are decomposed.
+_ONEDNN = _onednn_enabled()
+_ONEDNN_DTYPES = frozenset({tf.float32, tf.bfloat16})
+
+
+def _native_conv_ok(x):
+    return device_of(x) != "cpu" or (_ONEDNN and x.dtype in _ONEDNN_DTYPES)
+
+
+def _dilate_kernel(wh, dilation):
+    """HWIO kernel with ``d - 1`` zeros between taps: a dilated conv as a plain one."""
+    dh, dw = dilation
+    kh, kw, i, o = wh.shape
+    w = R.Reshape(tensor=wh, shape=_ints((kh, 1, kw, 1, i, o)))
+    w = tf.pad(w, [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]])
+    w = R.Reshape(tensor=w, shape=_ints((kh * dh, kw * dw, i, o)))
+    return w[:(kh - 1) * dh + 1, :(kw - 1) * dw + 1]
+
+
+def _conv2d_nhwc(xh, wh, stride, pads, dilation, groups):
+    explicit = [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
+    padded = any(p for pair in pads for p in pair)
+    if (groups == 1 and dilation == (1, 1)) or _native_conv_ok(xh):
+        # TF infers the groups from the ratio of input channels to kernel in-channels
+        return tf.nn.conv2d(xh, wh, strides=[1, *stride, 1],
+                            padding=explicit if padded else "VALID",
+                            dilations=[1, *dilation, 1])
+    if dilation != (1, 1):
+        wh = _dilate_kernel(wh, dilation)
+    if padded:
+        xh = tf.pad(xh, explicit)
+    strides = [1, *stride, 1]
+    if groups == 1:
+        return tf.nn.conv2d(xh, wh, strides=strides, padding="VALID")
+    c_in, c_out = xh.shape[-1], wh.shape[-1]
+    if groups == c_in:  # depthwise, channel multiplier c_out / c_in
+        kh, kw = wh.shape[0], wh.shape[1]
+        wd = R.Reshape(tensor=wh, shape=_ints((kh, kw, c_in, c_out // c_in)))
+        if stride[0] == stride[1]:
+            return tf.nn.depthwise_conv2d(xh, wd, strides=strides, padding="VALID")
+        # the depthwise kernel takes equal strides only: stride 1, then subsample
+        y = tf.nn.depthwise_conv2d(xh, wd, strides=[1, 1, 1, 1], padding="VALID")
+        return y[:, ::stride[0], ::stride[1], :]
+    outs = [tf.nn.conv2d(xi, wi, strides=strides, padding="VALID")
+            for xi, wi in zip(tf.split(xh, groups, axis=-1), tf.split(wh, groups, axis=-1))]
+    return tf.concat(outs, axis=-1)
 
 
 def _unbatched(fn, x, spatial):
@@ -196,7 +244,7 @@ def conv2d(x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1):
         _check_groups(x4.shape[1], weight.shape[1], weight.shape[0], groups, "conv2d")
         xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
         wh = R.Transpose(x=weight, perm=[2, 3, 1, 0])  # (O, I/g, kh, kw) -> HWIO
-        y = _conv2d_nhwc(xh, wh, stride, pads, dilation)  # TF groups by the in-channel ratio
+        y = _conv2d_nhwc(xh, wh, stride, pads, dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
         return R.Transpose(x=y, perm=_ints(_TO_NCHW))
@@ -263,7 +311,7 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         w = R.Transpose(x=w, perm=[3, 4, 1, 0, 2])  # (kh, kw, I/g, g, O/g)
         w = R.Reshape(tensor=w, shape=[kh, kw, c_in // groups, groups * c_out_g])
         w = R.ReverseV2(tensor=w, axis=[0, 1])
-        y = _conv2d_nhwc(xs, w, (1, 1), [(0, 0), (0, 0)], dilation)
+        y = _conv2d_nhwc(xs, w, (1, 1), [(0, 0), (0, 0)], dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
         return R.Transpose(x=y, perm=_ints(_TO_NCHW))

@@ -37,6 +37,14 @@ if not hasattr(_dyn_builtin.BuiltinVariable, "call_matmul"):
 torch._dynamo.config.trace_autograd_ops = True
 
 
+_MULTI_DEVICE = torch.cuda.is_available()
+
+
+def signature(x):
+    """What a compiled program depends on in an input: shape, dtype (and device)."""
+    return (x.shape, x.dtype, x.device) if _MULTI_DEVICE else (x.shape, x.dtype)
+
+
 def is_compiling():
     return torch.compiler.is_compiling()
 

@@ -141,36 +141,17 @@ def remainder(x1, x2, /):
     return _int_division(torch.remainder, x1, x2)
 
 
-class _FloatFloorDivide(torch.autograd.Function):
-    """Float floor division with its derivative (zero almost everywhere), which torch lacks."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x1, x2):
-        return operator.floordiv(x1, x2)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.specs = [(x.shape, x.dtype) if isinstance(x, torch.Tensor) else None
-                     for x in inputs]
-        ctx.out_spec = (output.shape, output.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return tuple(None if spec is None else grad.new_zeros(spec[0], dtype=spec[1])
-                     for spec in ctx.specs)
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        shape, dtype = ctx.out_spec
-        return torch.zeros(shape, dtype=dtype, device=next(
-            t.device for t in tangents if isinstance(t, torch.Tensor)))
+def _detached(x):
+    return x.detach() if type(x) not in _SCALARS else x
 
 
 def floor_divide(x1, x2, /):
     if _is_float(x1) or _is_float(x2):
-        return _FloatFloorDivide.apply(x1, x2)
+        q = operator.floordiv(_detached(x1), _detached(x2))
+        # torch defines no derivative for floor_divide; its derivative is zero almost
+        # everywhere: tie q to the inputs through the branch where() never selects
+        never = torch.zeros((), dtype=torch.bool, device=q.device)
+        return torch.where(never, x1 + x2, q)
     return _int_division(operator.floordiv, x1, x2)
 
 

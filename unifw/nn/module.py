@@ -107,10 +107,7 @@ class Module:
         self._require_init("child modules")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
-        if hasattr(self, name) and name not in self._modules:
-            raise KeyError(f"attribute {name!r} already exists")
+        self._check_name(name, "_modules")
         self._modules[name] = module
 
     register_module = add_module

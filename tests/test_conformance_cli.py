@@ -1,0 +1,48 @@
+"""``unifw conformance``: per-backend runs, the matrix, reports and the closing line."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def _cli(*args, timeout=600):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "unifw.cli", "conformance", *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_matrix_reports_and_closing_line(tmp_path):
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    proc = _cli("--backend", "numpy", "--op", "add,sin", "--check", "values,errors",
+                "--profile", "dev", "--report", str(html), "--json", str(js))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"\d+ passed, 0 failed", lines[-1])
+    header = next(ln for ln in lines if ln.startswith("op "))
+    assert header.split() == ["op", "numpy/eager", "numpy/compiled"]
+    assert any(ln.split()[:2] == ["add", "ok"] for ln in lines)
+    data = json.loads(js.read_text())
+    passed = int(lines[-1].split()[0])
+    assert data["summary"]["passed"] > 0 and passed >= data["summary"]["passed"] // 2
+    assert "<table id=\"matrix\"" in html.read_text()
+
+
+def test_a_demanded_gpu_that_is_absent_fails():
+    import unifw as uf
+
+    if any(d != "cpu" for d in uf.devices("numpy")):
+        pytest.skip("this machine has a GPU")
+    proc = _cli("--backend", "numpy", "--device", "cpu,gpu:0", "--op", "add", "--check",
+                "values", "--mode", "eager", "--profile", "dev")
+    assert proc.returncode != 0
+    assert re.fullmatch(r"\d+ passed, [1-9]\d* failed", proc.stdout.strip().splitlines()[-1])
+
+
+def test_unknown_backend_is_refused():
+    proc = _cli("--backend", "nosuchbackend")
+    assert proc.returncode != 0 and "nosuchbackend" in proc.stderr
