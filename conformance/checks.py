@@ -5,6 +5,7 @@ raises an ``AssertionError`` subclass describing what differs.
 """
 from __future__ import annotations
 
+import contextlib
 import zlib
 
 import numpy as np
@@ -16,9 +17,6 @@ from .cases import Case, kind, map_arrays, np_dtype, to_float64
 from .compare import Mismatch, check_array, check_close_arrays
 from .execute import (Target, Traced, Unavailable, check_placement, invoke, outputs,
                       split_tensors, to_numpy)
-
-__all__ = ["check_values", "check_compiled", "check_grad", "check_errors", "CompiledValues",
-           "GradCheck", "RetraceError", "WrongError"]
 from .registry import Entry
 
 
@@ -98,11 +96,7 @@ def check_values(entry: Entry, target: Target, dtype: str, case: Case):
 
 def _device_scope(entry, target):
     """Creation ops take their device from ``uf.device`` (unless the case passes device=)."""
-    if entry.creation:
-        return uf.device(target.device)
-    import contextlib
-
-    return contextlib.nullcontext()
+    return uf.device(target.device) if entry.creation else contextlib.nullcontext()
 
 
 def fresh_case(entry: Entry, case: Case) -> Case:
@@ -219,18 +213,27 @@ class GradProblem:
             outs = outputs(self.entry.normalize(xp, outs, self.case))
         res = []
         for o in outs:
-            kd = o.dtype.kind if xp is np else o.dtype.kind
+            kd = o.dtype.kind
             if kd == "c":
                 res += [xp.real(o), xp.imag(o)]
             elif kd == "f":
                 res.append(o)
         return tuple(res)
 
-    def backend_fn(self, target: Target, kwargs):
+    def integer_args(self) -> list:
+        """Positions of integer and bool array arguments (indices, masks): never differentiable."""
+        return [i for i, a in enumerate(self.case.args)
+                if isinstance(a, np.ndarray) and a.dtype.kind in "biu"]
+
+    def backend_fn(self, target: Target, kwargs, extra=()):
+        """The op on the backend as a function of the parameters, then of the arguments at
+        positions ``extra`` (passed as tensors)."""
         def f(*params):
-            args = self._assemble(params, uf)
-            conv = target.convert(tuple(args))
-            return self._real_outputs(outputs(invoke(self.entry, conv, kwargs)), uf)
+            args = self._assemble(params[:len(self.params)], uf)
+            conv = list(target.convert(tuple(args)))
+            for i, t in zip(extra, params[len(self.params):]):
+                conv[i] = t
+            return self._real_outputs(outputs(invoke(self.entry, tuple(conv), kwargs)), uf)
         return f
 
     def reference_fn(self):
@@ -304,7 +307,7 @@ class GradCheck:
 
     def __init__(self, entry: Entry, target: Target, dtype: str, case: Case):
         self.entry, self.target, self.dtype, self.case = entry, target, dtype, case
-        prob = GradProblem(entry, case, dtype)
+        self.problem = prob = GradProblem(entry, case, dtype)
         if not prob.params:
             raise Unavailable("no differentiable argument in this case")
         self.rng = _cotangent_rng(case)
@@ -364,6 +367,22 @@ class GradCheck:
                 check_close_arrays(to_numpy(g), to_numpy(e), _grad_tol(self.dtype),
                                    what=f"{label}{part} {i} compiled vs eager")
 
+    def integers_get_no_gradient(self, prob: GradProblem):
+        """Integer and bool inputs (indices, masks) are primals too: their gradient is None."""
+        ints = prob.integer_args()
+        if not ints:
+            return
+        with uf.use_backend(self.target.backend):
+            f = prob.backend_fn(self.target, self.target.convert(self.case.kwargs), ints)
+            extra = [self.target.tensor(self.case.args[i]) for i in ints]
+            _, pull = uf.vjp(f, *self.primals, *extra)
+            grads = pull(tuple(self.u))
+        for i, g in zip(ints, grads[len(self.primals):]):
+            if g is not None:
+                raise Mismatch(f"argument {i} ({extra[ints.index(i)].dtype}) got a gradient "
+                               f"({g.dtype}{list(g.shape)}); non-differentiable inputs must "
+                               "get None")
+
     def second_order(self):
         if self.entry.grad >= 2 and self.dtype == "float64":
             with uf.use_backend(self.target.backend):
@@ -377,6 +396,7 @@ def check_grad(entry: Entry, target: Target, dtype: str, case: Case):
     with uf.use_backend(target.backend):
         if target.mode != "compiled":
             g.verify(*g.compute(*g.leaves()))
+            g.integers_get_no_gradient(g.problem)
             g.second_order()
             return
         fn = Traced(g.compute)

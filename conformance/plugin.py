@@ -37,6 +37,9 @@ def pytest_addoption(parser):
     g.addoption("--unifw-checkpoint-to", default="",
                 help="backends that load the checkpoints saved by the tested ones (default: "
                      "the tested backends)")
+    g.addoption("--unifw-bank", default=None,
+                help="file of drawn examples shared by the processes of one run (read at "
+                     "start, written at the end)")
     g.addoption("--unifw-progress", default=None,
                 help="file that always holds the id of the cell running now (to name the "
                      "culprit if a backend crashes the process)")
@@ -96,6 +99,9 @@ class Plan:
         self.ops = _split(config.getoption("--unifw-op"))
         self.checkpoint_to = _split(config.getoption("--unifw-checkpoint-to")) or self.backends
         self.progress = config.getoption("--unifw-progress")
+        self.bank_path = config.getoption("--unifw-bank")
+        if self.bank_path:
+            runner.bank_for(self.profile).load(self.bank_path)
         self.results = []
         self._session = None
         self._gpu_devices = {}
@@ -196,7 +202,10 @@ def pytest_sessionfinish(session, exitstatus):
             "modes": ",".join(plan.modes), "profile": plan.profile.name,
             "tests_passed": counter.passed, "tests_failed": counter.failed}
     from . import report
+    from .runner import bank_for
 
+    if plan.bank_path:
+        bank_for(plan.profile).save(plan.bank_path)
     path = session.config.getoption("--unifw-json")
     if path:
         report.write_json(path, results, meta)

@@ -7,6 +7,7 @@ example and returns a :class:`Result` naming op, backend, device, mode and dtype
 from __future__ import annotations
 
 import fnmatch
+import pickle
 import random
 import time
 import traceback
@@ -39,15 +40,21 @@ class Profile:
     dtypes: str  # "few" (one per kind, float32 and float64), "all"
     sides: tuple | None = None  # array sides drawn from these (None: any in range)
     models: int = 1  # architectures per model kind (MLP, CNN)
+    compiled_dtypes: str = "one"  # "one": compiled cells for one dtype per op; "all"
+    values_other: int | None = None  # examples for dtypes other than the op's main one
+    compiled_errors: bool = True  # bad inputs also inside uf.function
+    eager_grad_dtypes: tuple | None = None  # None: every gradient dtype, eagerly too
 
 
 PROFILES = {
     "dev": Profile("dev", values=6, compiled=1, grad=2, derandomize=False, dtypes="few",
-                   sides=(1, 3)),
-    "ci": Profile("ci", values=10, compiled=2, grad=3, derandomize=True, dtypes="few",
-                  sides=(1, 2, 3)),
+                   sides=(1, 3), values_other=3, compiled_errors=False,
+                   eager_grad_dtypes=("float64",)),
+    "ci": Profile("ci", values=10, compiled=1, grad=3, derandomize=True, dtypes="few",
+                  sides=(1, 2, 3), values_other=4, compiled_errors=False,
+                  eager_grad_dtypes=("float64",)),
     "thorough": Profile("thorough", values=200, compiled=10, grad=50, derandomize=False,
-                        dtypes="all", models=10),
+                        dtypes="all", models=10, compiled_dtypes="all"),
 }
 
 # "few": one representative per kind, and both float32 and float64
@@ -66,6 +73,11 @@ def grad_dtypes(entry: Entry, profile: Profile) -> list[str]:
     want = entry.grad_dtypes if profile.dtypes != "all" else (
         *entry.grad_dtypes, "float16", "bfloat16", "complex128")
     return [d for d in dict.fromkeys(want) if d in entry.dtypes]
+
+
+def _one(dtypes: list[str]) -> list[str]:
+    """The dtype compiled checks use when a profile compiles one per op: float32 if tested."""
+    return ["float32"] if "float32" in dtypes else dtypes[:1]
 
 
 @dataclass(frozen=True)
@@ -120,13 +132,19 @@ def cells(entries, backends, devices, modes, profile: Profile, checks_=CHECKS,
         for be in backends:
             for dev in devices:
                 for mode in modes:
+                    one = mode == "compiled" and profile.compiled_dtypes == "one"
                     if "values" in checks_:
+                        dts = value_dtypes(e, profile)
                         out += [Cell("values", e.name, be, dev, mode, d)
-                                for d in value_dtypes(e, profile)]
+                                for d in (_one(dts) if one else dts)]
                     if "grad" in checks_ and e.grad:
+                        dts = grad_dtypes(e, profile)
+                        if mode == "eager" and profile.eager_grad_dtypes:
+                            dts = [d for d in dts if d in profile.eager_grad_dtypes] or dts
                         out += [Cell("grad", e.name, be, dev, mode, d)
-                                for d in grad_dtypes(e, profile)]
-                    if "errors" in checks_ and e.errors:
+                                for d in (_one(dts) if one else dts)]
+                    if "errors" in checks_ and e.errors and (mode == "eager" or
+                                                            profile.compiled_errors):
                         out.append(Cell("errors", e.name, be, dev, mode, "-"))
     extra = []
     for be in backends:
@@ -189,8 +207,25 @@ class ExampleBank:
         base = zlib.crc32(f"{entry.name}/{dtype}/{grad}".encode())
         return base if self.profile.derandomize else base ^ self._session_seed
 
-    def count(self, grad: bool) -> int:
-        return self.profile.grad if grad else self.profile.values
+    def count(self, entry: Entry, dtype: str, grad: bool) -> int:
+        if grad:
+            return self.profile.grad
+        main = _one(value_dtypes(entry, self.profile))
+        if self.profile.values_other is None or dtype in main:
+            return self.profile.values
+        return self.profile.values_other
+
+    def save(self, path) -> None:
+        """Store the drawn examples (the next process of a run reuses them)."""
+        with open(path, "wb") as f:
+            pickle.dump(self._store, f)
+
+    def load(self, path) -> None:
+        try:
+            with open(path, "rb") as f:
+                self._store.update(pickle.load(f))
+        except FileNotFoundError:
+            pass
 
     def strategy(self, entry: Entry, dtype: str, grad: bool):
         return entry.cases(dtype, grad)
@@ -201,8 +236,9 @@ class ExampleBank:
             got: list = []
             token = SIDES.set(self.profile.sides)
             try:
-                _hypothesis_run(self.strategy(entry, dtype, grad), self.count(grad),
-                                self.seed(entry, dtype, grad), got.append)
+                _hypothesis_run(self.strategy(entry, dtype, grad),
+                                self.count(entry, dtype, grad), self.seed(entry, dtype, grad),
+                                got.append)
             finally:
                 SIDES.reset(token)
             self._store[key] = got
@@ -409,7 +445,8 @@ def _shrink(bank, entry, cell, fn, n, case, error):
     grad = cell.check == "grad"
     token = SIDES.set(bank.profile.sides)
     try:
-        _hypothesis_run(bank.strategy(entry, cell.dtype, grad), bank.count(grad),
+        _hypothesis_run(bank.strategy(entry, cell.dtype, grad),
+                        bank.count(entry, cell.dtype, grad),
                         bank.seed(entry, cell.dtype, grad), sink)
     except Exception as e:  # noqa: BLE001 - the minimal example's error
         return last.get("case", case), e

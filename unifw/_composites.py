@@ -119,6 +119,9 @@ def nn_scaled_dot_product_attention(b, query, key, value, /, attn_mask=None, dro
         else:
             scores = b.add(scores, attn_mask)
     w = b.nn_softmax(scores, -1)
+    if is_causal or attn_mask is not None:
+        # a fully masked row attends to nothing: 0, not nan (as PyTorch >= 2.5)
+        w = b.where(b.isnan(w), b.zeros_like(w), w)
     if dropout_p > 0.0:
         w = b.nn_dropout(w, dropout_p, True, key=dropout_key)
     return b.matmul(w, value)

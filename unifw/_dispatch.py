@@ -120,10 +120,14 @@ def scalar_operand(b, s, t_native, op):
     """A Python scalar combined with a native array: weak-scalar semantics."""
     key = (t_native.dtype, type(s))
     ok = b._scalar_ok
-    if key not in ok:
+    res = ok.get(key)
+    if res is None:
         # raises DTypeError on a cross-kind combination (e.g. int tensor * 0.5)
-        _dtypes.scalar_result_dtype(b.udtype(t_native), s, op)
-        ok[key] = True
+        d = b.udtype(t_native)
+        r = _dtypes.scalar_result_dtype(d, s, op)
+        res = ok[key] = True if r is d else b.native_dtype(r)
+    if res is not True:  # a complex scalar with a real tensor: complex of matching precision
+        return b.asarray(s, dtype=res, device=b.device_of(t_native))
     if b.weak_scalars:
         return s
     return b.asarray(s, dtype=t_native.dtype, device=b.device_of(t_native))
@@ -215,6 +219,8 @@ def fail(b, spec, args, kwargs, exc):
     if "Concretization" in name or "TracerBool" in name or "OperatorNotAllowedInGraph" in name:
         return TracingError(f"{spec.qualname} on backend '{b.name}': {exc}")
     cls, detail = diagnose(b, spec, args, kwargs)
+    if isinstance(exc, builtins.IndexError) and cls is not DeviceMismatchError:
+        cls, detail = IndexError_, "index out of range"
     if cls is OpError:
         if isinstance(exc, builtins.IndexError):
             cls = IndexError_
@@ -275,6 +281,7 @@ def _make(spec: OpSpec):
             f"            _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
             f"    elif type({c}) in _SCALARS:",
             f"        _{c} = _scalar(_b, {c}, _{a}, {spec.qualname!r})",
+            f"        if type(_{c}) not in _SCALARS and _{c}.dtype is not _{a}.dtype: _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
             "    else:",
             f"        _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
@@ -282,6 +289,7 @@ def _make(spec: OpSpec):
             f"    _b = {c}._b; _{c} = {c}._native",
             f"    if type({a}) in _SCALARS:",
             f"        _{a} = _scalar(_b, {a}, _{c}, {spec.qualname!r})",
+            f"        if type(_{a}) not in _SCALARS and _{a}.dtype is not _{c}.dtype: _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
             "    else:",
             f"        _{a} = _unwrap_in(_b, {a}, {a!r}, {spec.qualname!r})",
             f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
@@ -339,6 +347,10 @@ def _make(spec: OpSpec):
             if t in tnames:
                 lines.append(f"if _{t} is not None and _{t}.dtype is not _{spec.same_dtype[0]}.dtype: "
                              f"_same_dtype(_b, _SPEC, {args_tuple})")
+    if "dtype" in pnames and spec.kind == "creation":
+        lines.append("if dtype is None: dtype = _default_dtype(" + repr(spec.name) + ", "
+                     + ("fill_value" if "fill_value" in pnames else
+                        "(start, stop, step)" if spec.name == "arange" else "None") + ")")
     if "dtype" in pnames:
         lines.append("if dtype is not None: _ndtype = _b.native_dtype(dtype)\nelse: _ndtype = None")
         rename["dtype"] = "_ndtype"
@@ -368,7 +380,7 @@ def _make(spec: OpSpec):
          "_fail": fail, "_UE": UnifwError, "_same_dtype": same_dtype_error, "_SPEC": spec, "_dt": _dtypes,
          "_BOOLSPEC": OpSpec(spec.name, spec.sig, ns=spec.ns, dtypes="bool"),
          "_NT": _NAMED.get(spec.qualname), "_canon_dev": canonical_device,
-         "_cur_dev": _current_device}
+         "_cur_dev": _current_device, "_default_dtype": default_creation_dtype}
     exec(compile(src, f"<unifw op {spec.qualname}>", "exec"), g)
     fn = g[spec.name]
     fn.__qualname__ = spec.name
@@ -378,6 +390,19 @@ def _make(spec: OpSpec):
     fn._spec = spec
     fn._src = src
     return fn
+
+
+def default_creation_dtype(name, value):
+    """dtype a creation op uses when none is given (PyTorch defaults: float32, int64)."""
+    if name == "arange":
+        return (_dtypes.default_int if all(isinstance(v, (int, type(None))) and
+                                           not isinstance(v, builtins.bool) for v in value)
+                else _dtypes.default_float)
+    if name == "full":
+        if isinstance(value, Tensor):
+            return value.dtype
+        return infer_dtype(value)
+    return _dtypes.default_float
 
 
 def canonical_device(b, device) -> str:

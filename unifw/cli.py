@@ -66,7 +66,8 @@ def _run_backend(args, backend: str, all_backends: list[str], tmp: str):
            "-rN", "--unifw-backend", backend, "--unifw-device", args.device,
            "--unifw-mode", args.mode, "--unifw-profile", args.profile,
            "--unifw-check", args.check, "--unifw-json", report,
-           "--unifw-progress", progress, "--unifw-checkpoint-to", ",".join(all_backends)]
+           "--unifw-progress", progress, "--unifw-checkpoint-to", ",".join(all_backends),
+           "--unifw-bank", os.path.join(tmp, "examples.pickle")]
     if args.op:
         cmd += ["--unifw-op", args.op]
     if args.exitfirst:

@@ -221,16 +221,23 @@ class Function:
                              for v in sig.state_vars)
         lifted_vars = sig.lifted_vars(entry.lifted)
         state_ids = frozenset(id(v) for v in sig.state_vars)
-        plan, tdef = sig.plan, sig.tdef
-        statics, fn, name = sig.statics, self.python_function, self.__name__
+        n_tensors = entry.n_tensors
+        fn, name = self.python_function, self.__name__
+        if sig.fast_key is not None:  # only plain tensors: nothing to rebuild but Tensors
+            def arguments(natives):
+                return [wrap(n, b) for n in natives[:n_tensors]], {}
+        else:
+            plan, tdef, statics = sig.plan, sig.tdef, sig.statics
+
+            def arguments(natives):
+                it = iter(natives[:n_tensors])
+                leaves = [wrap(next(it), b) if p is _TENSOR else p for p in plan]
+                return statics.merge(*tree_unflatten(tdef, leaves))
 
         def traced(*natives):
             global _tracing
-            it = iter(natives[:entry.n_tensors])
-            leaves = [wrap(next(it), b) if p is _TENSOR else p for p in plan]
-            dyn_args, dyn_kwargs = tree_unflatten(tdef, leaves)
-            args, kwargs = statics.merge(dyn_args, dyn_kwargs)
-            sub = {id(v): n for v, n in zip(lifted_vars, natives[entry.n_tensors:])}
+            args, kwargs = arguments(natives)
+            sub = {id(v): n for v, n in zip(lifted_vars, natives[n_tensors:])}
             init = dict(sub)
             saved = (ts.depth, ts.allowed, ts.substitute)
             ts.depth, ts.allowed, ts.substitute = saved[0] + 1, state_ids, sub

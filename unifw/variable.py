@@ -99,6 +99,12 @@ class Variable(Tensor):
         if tuple(new.shape) != tuple(cur.shape):
             raise ShapeError(f"assign: value of shape {tuple(new.shape)} into variable of shape "
                              f"{tuple(cur.shape)} (backend '{b.name}')")
+        if b.device_of(new) != b.device_of(cur):
+            from .errors import DeviceMismatchError
+
+            raise DeviceMismatchError(
+                f"assign: value on {b.device_of(new)} into a variable on {b.device_of(cur)} "
+                f"(backend '{b.name}'); move it explicitly with .to(device)")
         if new.dtype != cur.dtype:
             raise DTypeError(f"assign: value of dtype {b.udtype(new)} into variable of dtype "
                              f"{b.udtype(cur)} (backend '{b.name}'); cast explicitly")

@@ -6,9 +6,10 @@ _la = jnp.linalg
 _I64 = np.dtype(np.int64)
 
 cross, det, diagonal, inv, outer = _la.cross, _la.det, _la.diagonal, _la.inv, _la.outer
-matrix_norm, matrix_power, slogdet, solve = _la.matrix_norm, _la.matrix_power, _la.slogdet, _la.solve
-svdvals, vector_norm = _la.svdvals, _la.vector_norm
-matmul, tensordot, vecdot, matrix_transpose = _la.matmul, _la.tensordot, _la.vecdot, _la.matrix_transpose
+matrix_norm, matrix_power = _la.matrix_norm, _la.matrix_power
+slogdet, solve, svdvals, vector_norm = _la.slogdet, _la.solve, _la.svdvals, _la.vector_norm
+matmul, tensordot, vecdot = _la.matmul, _la.tensordot, _la.vecdot
+matrix_transpose = _la.matrix_transpose
 
 
 def cholesky(x, /, *, upper=False):

@@ -186,7 +186,7 @@ def _pool_extent(size, k, s, p, d, ceil_mode):
 
 def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode):
     k = _ntuple(kernel_size, 2, "kernel_size")
-    s = k if stride is None or stride == () or stride == [] else _ntuple(stride, 2, "stride")
+    s = k if stride is None or stride in ((), []) else _ntuple(stride, 2, "stride")
     p = _ntuple(padding, 2, "padding")
     d = _ntuple(dilation, 2, "dilation")
     extents = [_pool_extent(n, *a, ceil_mode) for n, a in zip(x.shape[-2:], zip(k, s, p, d))]

@@ -23,21 +23,31 @@ _C64 = np.dtype(np.complex64)
 _BOOL = np.dtype(np.bool_)
 
 # ------------------------------------------------------------------ elementwise
-acos, acosh, asin, asinh, atan, atanh = jnp.acos, jnp.acosh, jnp.asin, jnp.asinh, jnp.atan, jnp.atanh
-cos, cosh, exp, expm1, log, log1p = jnp.cos, jnp.cosh, jnp.exp, jnp.expm1, jnp.log, jnp.log1p
-log2, log10, sin, sinh, sqrt, tan, tanh = jnp.log2, jnp.log10, jnp.sin, jnp.sinh, jnp.sqrt, jnp.tan, jnp.tanh
-ceil, floor, trunc, abs, negative, positive = jnp.ceil, jnp.floor, jnp.trunc, jnp.abs, jnp.negative, jnp.positive
-square, sign, signbit, isfinite, isinf, isnan = jnp.square, jnp.sign, jnp.signbit, jnp.isfinite, jnp.isinf, jnp.isnan
-conj, real, imag, logical_not, bitwise_invert = jnp.conj, jnp.real, jnp.imag, jnp.logical_not, jnp.bitwise_invert
-add, subtract, multiply, divide, pow = jnp.add, jnp.subtract, jnp.multiply, jnp.divide, jnp.pow
-maximum, minimum, atan2, hypot, logaddexp = jnp.maximum, jnp.minimum, jnp.atan2, jnp.hypot, jnp.logaddexp
-copysign = jnp.copysign
+acos, acosh, asin, asinh = jnp.acos, jnp.acosh, jnp.asin, jnp.asinh
+atan, atanh, cos, cosh = jnp.atan, jnp.atanh, jnp.cos, jnp.cosh
+exp, expm1, log, log1p, log2, log10 = jnp.exp, jnp.expm1, jnp.log, jnp.log1p, jnp.log2, jnp.log10
+sin, sinh, sqrt, tan, tanh = jnp.sin, jnp.sinh, jnp.sqrt, jnp.tan, jnp.tanh
+ceil, floor, trunc, abs = jnp.ceil, jnp.floor, jnp.trunc, jnp.abs
+negative, positive, square, sign = jnp.negative, jnp.positive, jnp.square, jnp.sign
+signbit, isfinite, isinf, isnan = jnp.signbit, jnp.isfinite, jnp.isinf, jnp.isnan
+conj, real, imag = jnp.conj, jnp.real, jnp.imag
+logical_not, bitwise_invert = jnp.logical_not, jnp.bitwise_invert
+add, subtract, multiply, divide = jnp.add, jnp.subtract, jnp.multiply, jnp.divide
+maximum, minimum, atan2 = jnp.maximum, jnp.minimum, jnp.atan2
+hypot, logaddexp, copysign = jnp.hypot, jnp.logaddexp, jnp.copysign
 equal, not_equal, less, less_equal = jnp.equal, jnp.not_equal, jnp.less, jnp.less_equal
 greater, greater_equal = jnp.greater, jnp.greater_equal
 logical_and, logical_or, logical_xor = jnp.logical_and, jnp.logical_or, jnp.logical_xor
 bitwise_and, bitwise_or, bitwise_xor = jnp.bitwise_and, jnp.bitwise_or, jnp.bitwise_xor
 bitwise_left_shift, bitwise_right_shift = jnp.bitwise_left_shift, jnp.bitwise_right_shift
 round = jnp.round  # half to even
+
+
+def pow(x1, x2, /):
+    if type(x1) in (int, float, complex, builtins.bool):
+        # JAX computes `scalar ** 0-d integer array` in int64; keep the array's dtype
+        x1 = jnp.asarray(x1, dtype=jnp.result_type(x1, x2))
+    return jnp.pow(x1, x2)
 
 
 def remainder(x1, x2, /):
@@ -157,7 +167,8 @@ def broadcast_arrays(*arrays):
 
 
 concat, stack, unstack = jnp.concat, jnp.stack, jnp.unstack
-expand_dims, squeeze, flip, roll, moveaxis = jnp.expand_dims, jnp.squeeze, jnp.flip, jnp.roll, jnp.moveaxis
+expand_dims, squeeze, moveaxis = jnp.expand_dims, jnp.squeeze, jnp.moveaxis
+flip, roll = jnp.flip, jnp.roll
 permute_dims, tile, matrix_transpose = jnp.permute_dims, jnp.tile, jnp.matrix_transpose
 
 

@@ -258,7 +258,7 @@ def _pool_extent(size, k, s, p, d, ceil_mode):
 
 def _pool_setup(x, kernel_size, stride, padding, dilation, ceil_mode):
     k = _ntuple(kernel_size, 2, "kernel_size")
-    s = k if stride is None or len(np.atleast_1d(stride)) == 0 else _ntuple(stride, 2, "stride")
+    s = k if stride is None or stride in ((), []) else _ntuple(stride, 2, "stride")
     p, d = _ntuple(padding, 2, "padding"), _ntuple(dilation, 2, "dilation")
     ext = [_pool_extent(n, *a, ceil_mode) for n, a in zip(x.shape[-2:], zip(k, s, p, d))]
     widths = [(0, 0), (0, 0)] + [(pi, pi + extra) for pi, (_, extra) in zip(p, ext)]

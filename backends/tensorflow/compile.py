@@ -36,6 +36,9 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
         return fn(*natives)
 
     traced.__name__ = fn.__name__
+    # TensorFlow's "frequent retracing" warning counts traces per code object: point it
+    # at ``fn``, whose code object is unique to this signature (the facade makes it so)
+    traced.__wrapped__ = fn
     return tf.function(traced, autograph=False, jit_compile=jit_compile,
                        **dict(options or {}))
 

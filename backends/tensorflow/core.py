@@ -173,9 +173,16 @@ def to_numpy(x):
     return np.asarray(x.numpy())  # EagerTensor.numpy() already returns a private copy
 
 
+_BF16 = _d.bfloat16.numpy_dtype
+
+
 def from_dlpack(obj, device=None):
-    capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
-    x = tf.experimental.dlpack.from_dlpack(capsule)
+    if isinstance(obj, np.ndarray) and obj.dtype == _BF16:
+        # DLPack has no bfloat16 in NumPy's exporter: share the bits, reinterpret in TF
+        x = tf.bitcast(from_dlpack(obj.view(np.uint16)), tf.bfloat16)
+    else:
+        capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
+        x = tf.experimental.dlpack.from_dlpack(capsule)
     if device is not None and device_of(x) != device:
         x = to_device(x, device)
     return x

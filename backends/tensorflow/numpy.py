@@ -236,7 +236,16 @@ def pow(x1, x2, /):
     if x1.dtype == tf.uint8:  # no uint8 kernel; wrap-around agrees modulo 256
         return R.Cast(x=R.Pow(x=R.Cast(x=x1, DstT=tf.int32), y=R.Cast(x=x2, DstT=tf.int32)),
                       DstT=tf.uint8)
-    return R.Pow(x=x1, y=x2)
+    out = R.Pow(x=x1, y=x2)
+    if x1.dtype in _COMPLEX:
+        # TF computes exp(y log x), which is NaN at x == 0; NumPy: z**0 == 1, 0**y == 0
+        zero = _scalar(0, x1.dtype)
+        re2 = R.Real(input=x2, Tout=_REAL_OF[x1.dtype])
+        base_zero = R.LogicalAnd(x=R.Equal(x=x1, y=zero),
+                                 y=R.Greater(x=re2, y=_scalar(0, re2.dtype)))
+        out = R.SelectV2(condition=base_zero, t=zero, e=out)
+        out = R.SelectV2(condition=R.Equal(x=x2, y=zero), t=_scalar(1, x1.dtype), e=out)
+    return out
 
 
 def maximum(x1, x2, /):
@@ -266,10 +275,18 @@ def _zero_with_sign_of(x):
     return R.SelectV2(condition=signbit(x), t=_scalar(-0.0, d), e=_scalar(0.0, d))
 
 
+def _int_divmod(op, x1, x2):
+    # TF's integer kernels fail on a zero divisor; NumPy gives 0
+    zero = _scalar(0, x1.dtype)
+    is_zero = R.Equal(x=x2, y=zero)
+    safe = R.SelectV2(condition=is_zero, t=_scalar(1, x1.dtype), e=x2)
+    return R.SelectV2(condition=is_zero, t=zero, e=op(x=x1, y=safe))
+
+
 def remainder(x1, x2, /):
-    mod = R.FloorMod(x=x1, y=x2)
     if not x1.dtype.is_floating:
-        return mod
+        return _int_divmod(R.FloorMod, x1, x2)
+    mod = R.FloorMod(x=x1, y=x2)
     # a zero remainder takes the sign of the divisor (Python, NumPy)
     return R.SelectV2(condition=R.Equal(x=mod, y=_scalar(0, mod.dtype)),
                       t=_zero_with_sign_of(x2), e=mod)
@@ -277,7 +294,7 @@ def remainder(x1, x2, /):
 
 def floor_divide(x1, x2, /):
     if not x1.dtype.is_floating:
-        return R.FloorDiv(x=x1, y=x2)
+        return _int_divmod(R.FloorDiv, x1, x2)
     d = x1.dtype
     if d in _HALF:
         return R.Cast(x=floor_divide(R.Cast(x=x1, DstT=tf.float32),
@@ -368,14 +385,22 @@ def bitwise_right_shift(x1, x2, /):
     return R.RightShift(x=x1, y=R.Minimum(x=x2, y=_scalar(_BITS[d] - 1, d)))
 
 
+def _bound(b, dtype):
+    """A clip bound in ``x``'s dtype; integer bounds outside its range saturate."""
+    if b.dtype != dtype and dtype.is_integer and b.dtype.is_integer:
+        b = R.ClipByValue(t=b, clip_value_min=_scalar(dtype.min, b.dtype),
+                          clip_value_max=_scalar(dtype.max, b.dtype))
+    return _cast(b, dtype)
+
+
 def clip(x, /, min=None, max=None):
     if min is None and max is None:
         return _same(x)
     out = x
     if min is not None:
-        out = R.Maximum(x=out, y=_cast(min, x.dtype))
+        out = R.Maximum(x=out, y=_bound(min, x.dtype))
     if max is not None:
-        out = R.Minimum(x=out, y=_cast(max, x.dtype))
+        out = R.Minimum(x=out, y=_bound(max, x.dtype))
     return out
 
 

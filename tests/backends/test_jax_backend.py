@@ -110,11 +110,10 @@ def test_gpu_placement_and_mismatch(on_jax):
 
 
 # ---------------------------------------------------------------- exchange
-def test_from_native_and_asarray_keep_the_jax_array():
+def test_from_native_and_asarray_keep_the_jax_array(on_jax):
     a = jnp.arange(4.0, dtype=jnp.float32)
-    with uf.use_backend("jax"):
-        assert uf.from_native(a).native is a
-        assert uf.asarray(a).native is a
+    assert uf.from_native(a).native is a
+    assert uf.asarray(a).native is a
     with uf.use_backend("numpy"):
         assert uf.from_native(a).backend_name == "jax"  # found from the array's type
 
