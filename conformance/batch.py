@@ -36,20 +36,24 @@ def _prepare(cell: Cell, profile: Profile, index: int):
     return None
 
 
-def _run_group(items, supports_compile):
+def _run_group(items):
     """Compile ``items`` (list of (cell, check object)) together; {cell: exception or None}.
-    Raises if tracing or compiling the group fails as a whole."""
-    sizes = [len(obj.leaves(0) if hasattr(obj, "_leaves") else obj.leaves()) for _, obj in items]
+    Raises only if tracing or compiling the group fails as a whole."""
+    sizes = [len(_leaves(obj, 0)) for _, obj in items]
+    found = {}
 
     def body(*leaves):
         out, k = [], 0
-        for (_, obj), n in zip(items, sizes):
-            out.append(obj.compute(*leaves[k:k + n]))
+        for (cell, obj), n in zip(items, sizes):
+            try:  # an op failing while traced fails alone; the others still compile
+                out.append(obj.compute(*leaves[k:k + n]))
+            except Exception as e:  # noqa: BLE001 - recorded per op
+                found[cell] = e
+                out.append(())
             k += n
         return tuple(out)
 
     fn = Traced(body)
-    found = {}
     for call in (0, 1):
         leaves = [lv for _, obj in items for lv in _leaves(obj, call)]
         results = fn(*leaves)
@@ -61,8 +65,9 @@ def _run_group(items, supports_compile):
                 found.setdefault(cell, None)
             except Exception as e:  # noqa: BLE001 - recorded per op
                 found[cell] = e
-    if fn.retraced():
-        raise checks.RetraceError(fn.retrace_message())
+    if fn.retraced():  # a property of uf.function, not of one op: reported on every op
+        err = checks.RetraceError(fn.retrace_message())
+        found = {cell: e if e is not None else err for cell, e in found.items()}
     return found
 
 
@@ -82,16 +87,15 @@ def _verify(obj, res, call):
         obj.verify(res, call)
 
 
-def _isolate(items, supports_compile):
+def _isolate(items):
     """Run a group; on a group-wide failure split it until single ops carry the blame."""
     try:
-        return _run_group(items, supports_compile)
+        return _run_group(items)
     except Exception as e:  # noqa: BLE001
         if len(items) == 1:
             return {items[0][0]: e}
         mid = len(items) // 2
-        return {**_isolate(items[:mid], supports_compile),
-                **_isolate(items[mid:], supports_compile)}
+        return {**_isolate(items[:mid]), **_isolate(items[mid:])}
 
 
 def run_batch(cells: list[Cell], profile: Profile) -> dict[Cell, Result]:
@@ -102,7 +106,6 @@ def run_batch(cells: list[Cell], profile: Profile) -> dict[Cell, Result]:
     examples: dict[Cell, str] = {}
     ran: set = set()
     with uf.use_backend(cells[0].backend):
-        supports = uf.get_backend(cells[0].backend).supports_compile
         for index in range(profile.compiled):
             items = []
             for cell in cells:
@@ -117,7 +120,7 @@ def run_batch(cells: list[Cell], profile: Profile) -> dict[Cell, Result]:
                     items.append((cell, obj))
             if not items:
                 continue
-            for cell, err in _isolate(items, supports).items():
+            for cell, err in _isolate(items).items():
                 ran.add(cell)
                 if err is not None and cell not in errors:
                     errors[cell] = err

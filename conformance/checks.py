@@ -13,7 +13,7 @@ import numpy as np
 import unifw as uf
 
 from . import tolerances as T
-from .cases import Case, kind, map_arrays, np_dtype, to_float64
+from .cases import Case, map_arrays, np_dtype, to_float64
 from .compare import Mismatch, check_array, check_close_arrays
 from .execute import (Target, Traced, Unavailable, check_placement, invoke, outputs,
                       split_tensors, to_numpy)

@@ -71,7 +71,7 @@ def conv(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          stride[i] * (out_sp[i] - 1) + 1, stride[i]) for i in range(nd))
         patch = xp[(slice(None), slice(None), *sl)]
         for g in range(groups):
-            w = weight[g * og:(g + 1) * og, :, *offs]
+            w = weight[(slice(g * og, (g + 1) * og), slice(None), *offs)]
             out[:, g * og:(g + 1) * og] += np.einsum("nc...,oc->no...",
                                                      patch[:, g * cg:(g + 1) * cg], w)
     if bias is not None:

@@ -11,7 +11,8 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from .builders import default_bad_inputs, arrays_fixed, bad_dtype_inputs, group_dtypes, int64, promoted, same
+from .builders import (arrays_fixed, bad_dtype_inputs, default_bad_inputs, group_dtypes, int64,
+                       promoted, same)
 from .cases import Case, draw_array, kind, np_dtype, real_dtype, shapes
 from .ops_array import _matmul_cases, _tensordot_cases, _tensordot_terms, _vecdot_cases
 from .ops_array import _vecdot_ref, _contracted, _MATMUL_ERRORS
@@ -320,7 +321,9 @@ def _outer_cases(draw, d, grad):
                  draw_array(draw, d, (draw(st.integers(1, 4)),))), diff=(0, 1) if grad else ())
 
 
-_entry("linalg.outer", _outer_cases, np.outer, promoted)
+_entry("linalg.outer", _outer_cases, np.outer, promoted,
+       errors=(BadInput((arrays_fixed("int32", (2,)), arrays_fixed(_F, (3,))), "DTypeError",
+                        "int32 with float32"),))
 
 
 @st.composite

@@ -6,7 +6,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from . import nn_reference as R
-from .builders import default_bad_inputs, arrays_fixed, bad_dtype_inputs, group_dtypes, int64, same, unary
+from .builders import (arrays_fixed, bad_dtype_inputs, default_bad_inputs, group_dtypes, int64,
+                       same, unary)
 from .cases import Case, draw_array, shapes
 from .registry import BadInput, Entry, Foreign, register
 
@@ -256,7 +257,8 @@ def _ln_cases(draw, d, grad):
 
 _entry("layer_norm", _ln_cases, R.layer_norm,
        errors=(BadInput((arrays_fixed(_F, (2, 3)), (4,)), "ShapeError",
-                        "normalized_shape (4,) for an input (2, 3)"),), accumulates=lambda c: int(np.prod(c.args[1])))
+                        "normalized_shape (4,) for an input (2, 3)"),),
+       accumulates=lambda c: int(np.prod(c.args[1])))
 
 
 # ---------------------------------------------------------------- dropout

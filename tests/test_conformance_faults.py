@@ -142,7 +142,7 @@ def test_dtype_change_under_compile_is_caught():
                   device="cpu", says="dtype float64")
 
 
-# ---------------------------------------------------------------- an output left on the wrong device
+# ---------------------------------------------------------------- an output on the wrong device
 class SimArray(np.ndarray):
     """A NumPy array tagged with the (simulated) device it lives on."""
 

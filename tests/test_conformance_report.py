@@ -69,8 +69,8 @@ def test_html_renders_the_grid_in_chromium(tmp_path):
     report.write_html(page, _results(), {"profile": "ci"})
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
            f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*cmd, "--dump-dom", page.as_uri() + "#f-grad-sin-torch-cpu-eager-float64"],
-                         capture_output=True, text=True, timeout=120)
+    url = page.as_uri() + "#f-grad-sin-torch-cpu-eager-float64"
+    dom = subprocess.run([*cmd, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     assert '<table id="matrix"' in html

@@ -54,11 +54,13 @@ _LAZY = {
     "scan": "compile", "config": "compile",
     # checkpoints and training
     "save": "checkpoint", "load": "checkpoint", "fit": "training",
+    # mutable state
+    "Variable": "variable", "Parameter": "variable", "Buffer": "variable",
     # tree utilities
     "tree_map": "tree", "tree_flatten": "tree", "tree_unflatten": "tree",
 }
 _SUBMODULES = {"nn", "optim", "data", "linalg", "fft", "array_api", "autodiff", "compile",
-               "checkpoint", "training", "tree"}
+               "checkpoint", "training", "tree", "variable", "demo", "testing"}
 
 
 def __getattr__(name):

@@ -272,9 +272,9 @@ def _make(spec: OpSpec):
     elif binary:
         a, c = tnames
         lines += [
-            f"if type({a}) is _T:",
+            f"if type({a}) is _T or isinstance({a}, _T):",
             f"    _b = {a}._b; _{a} = {a}._native",
-            f"    if type({c}) is _T:",
+            f"    if type({c}) is _T or isinstance({c}, _T):",
             f"        if {c}._b is not _b: _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"        _{c} = {c}._native",
             f"        if _{a}.dtype is not _{c}.dtype:",
@@ -285,7 +285,7 @@ def _make(spec: OpSpec):
             "    else:",
             f"        _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
-            f"elif type({c}) is _T:",
+            f"elif type({c}) is _T or isinstance({c}, _T):",
             f"    _b = {c}._b; _{c} = {c}._native",
             f"    if type({a}) in _SCALARS:",
             f"        _{a} = _scalar(_b, {a}, _{c}, {spec.qualname!r})",

@@ -115,6 +115,20 @@ class Variable(Tensor):
         b.variable_assign(self._store, new)
         return self
 
+    def _rebind(self, native) -> None:
+        """Replace the storage with a new one holding ``native`` (used by ``Module.to`` to
+        change device/dtype while keeping this object, so optimizers still refer to it)."""
+        self._store = self._b.variable_new(native, self._trainable)
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        new._b = self._b
+        new._store = self._b.variable_new(self._b.variable_read(self._store), self._trainable)
+        new._trainable = self._trainable
+        new.name = self.name
+        memo[id(self)] = new
+        return new
+
     def __repr__(self):
         base = super().__repr__()
         return f"{type(self).__name__}({base[7:-1]}, trainable={self._trainable})"

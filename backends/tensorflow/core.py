@@ -67,7 +67,7 @@ def device_of(x):
         return _device_names.setdefault(name, _parse_device(name))
 
 
-def placed(device):
+def _placed(device):
     """Context placing new tensors on unifw ``device`` (a no-op on a host-only machine)."""
     if _HOST_ONLY or device is None:
         return _NO_SCOPE
@@ -135,7 +135,7 @@ def _cached_scalar(obj, dtype, device):
     if t is None:
         if len(_scalar_tensors) > 4096:
             _scalar_tensors.clear()
-        with placed(device):
+        with _placed(device):
             t = _constant(obj, dtype)
         if obj == obj:
             _scalar_tensors[key] = t

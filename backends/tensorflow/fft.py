@@ -10,7 +10,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .core import placed
+from .core import _placed
 
 _COMPLEX_OF = {tf.float16: tf.complex64, tf.bfloat16: tf.complex64, tf.float32: tf.complex64,
                tf.float64: tf.complex128, tf.complex64: tf.complex64,
@@ -210,12 +210,12 @@ def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
 
 
 def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    with placed(device):
+    with _placed(device):
         return tf.constant(np.fft.fftfreq(n, d=d), dtype=dtype or tf.float32)
 
 
 def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    with placed(device):
+    with _placed(device):
         return tf.constant(np.fft.rfftfreq(n, d=d), dtype=dtype or tf.float32)
 
 

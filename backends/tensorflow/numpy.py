@@ -13,7 +13,7 @@ import operator
 import numpy as np
 import tensorflow as tf
 
-from .core import _HOST_ONLY, _constant, _ints, device_of, placed
+from .core import _HOST_ONLY, _constant, _ints, device_of, _placed
 
 R = tf.raw_ops
 
@@ -416,7 +416,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
         is_float = builtins.any(isinstance(v, float) for v in (start, stop, step))
         dtype = tf.float32 if is_float else tf.int64
     n = builtins.max(0, math.ceil((stop - start) / step))  # TF refuses empty ranges
-    with placed(device):
+    with _placed(device):
         if dtype.is_integer:
             return tf.range(start, start + n * step, step, dtype=dtype)
         # float ranges are computed in float64 and rounded once, as NumPy does
@@ -429,12 +429,12 @@ def empty(shape, *, dtype=None, device=None):
 
 
 def zeros(shape, *, dtype=None, device=None):
-    with placed(device):
+    with _placed(device):
         return tf.zeros(_shape_arg(shape), dtype or tf.float32)
 
 
 def ones(shape, *, dtype=None, device=None):
-    with placed(device):
+    with _placed(device):
         return tf.ones(_shape_arg(shape), dtype or tf.float32)
 
 
@@ -450,14 +450,14 @@ def _infer_fill_dtype(value):
 
 def full(shape, fill_value, *, dtype=None, device=None):
     dtype = dtype or _infer_fill_dtype(fill_value)
-    with placed(device):
+    with _placed(device):
         return tf.fill(_shape_arg(shape), _scalar(fill_value, dtype))
 
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
     n_cols = n_rows if n_cols is None else n_cols
     dtype = dtype or tf.float32
-    with placed(device):
+    with _placed(device):
         if k == 0:
             return tf.eye(n_rows, n_cols, dtype=dtype)
         rows = tf.range(n_rows, dtype=tf.int64)[:, None]
@@ -471,7 +471,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
         dtype = tf.complex64 if cplx else tf.float32
     work = tf.complex128 if cplx or dtype in _COMPLEX else tf.float64
     div = num - 1 if endpoint else num
-    with placed(device):
+    with _placed(device):
         i = tf.cast(tf.range(num, dtype=tf.float64), work)
         if div > 0:
             y = i * tf.constant((stop - start) / div, work) + tf.constant(start, work)
@@ -484,7 +484,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
 
 def _like(x, dtype, device, fn):
     dtype = dtype or x.dtype
-    with placed(device or device_of(x)):
+    with _placed(device or device_of(x)):
         return fn(_shape(x), dtype)
 
 
@@ -548,7 +548,7 @@ def _cast(x, dtype):
 
 def astype(x, dtype, /, *, copy=True, device=None):
     if device is not None and device_of(x) != device:
-        with placed(device):
+        with _placed(device):
             return tf.identity(_cast(x, dtype))
     if x.dtype == dtype:
         return tf.identity(x) if copy else _same(x)

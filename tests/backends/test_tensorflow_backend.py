@@ -280,7 +280,7 @@ def test_index_update_accumulates_duplicates(mode):
 def test_indexing_inside_tf_function_with_a_dynamic_batch():
     idx = tf.constant([2, 0, -1])
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 5, 6], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, 5, 6], tf.float32)], autograph=False)
     def f(n):
         x = uf.from_native(n)
         y = x[:, idx, ::-1][x[:, :3, 0] > 0]
@@ -291,7 +291,7 @@ def test_indexing_inside_tf_function_with_a_dynamic_batch():
     np.testing.assert_array_equal(y.numpy(), X[:, [2, 0, -1], ::-1][X[:, :3, 0] > 0])
     expected = X.copy()
     expected[:, 1] += 1.0
-    expected[expected < -1] = -1.0
+    expected[X < -1] = -1.0
     np.testing.assert_allclose(z.numpy(), expected, rtol=1e-6)
 
 
@@ -347,7 +347,9 @@ def test_float_division_follows_python_and_numpy():
     a = np.array([5.0, -5.0, -0.0, 0.0, 1.0, 7.5, -6.0, 3.0], np.float64)
     b = np.array([np.inf, np.inf, 1.0, -1.0, 0.1, 0.0, 3.0, -np.inf], np.float64)
     for fn, ref in [(uf.remainder, np.remainder), (uf.floor_divide, np.floor_divide)]:
-        got, expected = fn(uf.asarray(a), uf.asarray(b)).numpy(), ref(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = ref(a, b)
+        got = fn(uf.asarray(a), uf.asarray(b)).numpy()
         np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
@@ -555,8 +557,11 @@ def test_scaled_dot_product_attention(mask_kind, causal):
     um = None if mask is None else uf.asarray(mask) if mask.dtype == bool else u64(mask)
     tm = None if mask is None else torch.from_numpy(mask) if mask.dtype == bool else t64(mask)
     got = F.scaled_dot_product_attention(u64(q), u64(k), u64(v), um, is_causal=causal, scale=0.3)
-    close(got, F_torch.scaled_dot_product_attention(t64(q), t64(k), t64(v), tm, is_causal=causal,
-                                                    scale=0.3))
+    if causal and mask is not None:  # torch takes one or the other: fold causality in
+        tri = torch.ones(4, 6, dtype=torch.bool).tril()
+        tm = tm & tri if mask.dtype == bool else tm.masked_fill(~tri, -math.inf)
+    close(got, F_torch.scaled_dot_product_attention(t64(q), t64(k), t64(v), tm,
+                                                    is_causal=causal and mask is None, scale=0.3))
 
 
 # ---------------------------------------------------------------- gradients (tf.GradientTape)

@@ -15,8 +15,8 @@ del _k, _v
 
 # ---------------------------------------------------------------- losses
 # Written with unifw ops (so they run, differentiate and compile on every backend);
-# signatures, reductions and conventions are torch.nn.functional's.
-_uf = _F  # generated public ops by qualified name
+# signatures, reductions and conventions are torch.nn.functional's. _F[name] is the
+# generated public op (uf.sum, uf.where...).
 
 
 def _legacy_reduction(size_average, reduce, reduction):
@@ -31,9 +31,9 @@ def _reduce(loss, reduction):
     if reduction == "none":
         return loss
     if reduction == "mean":
-        return _uf["mean"](loss)
+        return _F["mean"](loss)
     if reduction == "sum":
-        return _uf["sum"](loss)
+        return _F["sum"](loss)
     raise ValueError(f"{reduction!r} is not a valid value for reduction "
                      "(expected 'none', 'mean' or 'sum')")
 
@@ -46,7 +46,7 @@ def _weighted_reduce(loss, weight, reduction, mean_by_weight):
         raise ValueError("Weights and input must have the same size.")
     loss = loss * weight
     if reduction == "mean" and mean_by_weight:
-        return _uf["sum"](loss) / _uf["sum"](weight)
+        return _F["sum"](loss) / _F["sum"](weight)
     return _reduce(loss, reduction)
 
 
@@ -61,7 +61,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error; with ``weight``, 'mean' is ``sum(w * err) / sum(w)``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _weighted_reduce(_uf["abs"](input - target), weight, reduction, mean_by_weight=True)
+    return _weighted_reduce(_F["abs"](input - target), weight, reduction, mean_by_weight=True)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
@@ -70,10 +70,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise ValueError("smooth_l1_loss does not support negative values for beta.")
-    d = _uf["abs"](input - target)
+    d = _F["abs"](input - target)
     if beta == 0.0:
         return _reduce(d, reduction)
-    loss = _uf["where"](d < beta, (0.5 / beta) * d * d, d - 0.5 * beta)
+    loss = _F["where"](d < beta, (0.5 / beta) * d * d, d - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -82,8 +82,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     ``weight``, 'mean' is the plain mean of ``w * loss`` (PyTorch's convention)."""
     if delta <= 0:
         raise ValueError("huber_loss does not support non-positive values for delta.")
-    d = _uf["abs"](input - target)
-    loss = _uf["where"](d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    d = _F["abs"](input - target)
+    loss = _F["where"](d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _weighted_reduce(loss, weight, reduction, mean_by_weight=False)
 
 
@@ -94,32 +94,34 @@ def _class_dim(input):
 def _broadcast_weight(weight, input, class_dim):
     shape = [1] * input.ndim
     shape[class_dim] = weight.shape[0]
-    return _uf["reshape"](weight, tuple(shape))
+    return _F["reshape"](weight, tuple(shape))
 
 
 def _gather_class(x, target, class_dim):
     """``x[n, target[n, ...], ...]``: values of the target classes, shape of ``target``."""
-    idx = _uf["expand_dims"](target, axis=class_dim)
-    return _uf["squeeze"](_uf["take_along_axis"](x, idx, axis=class_dim), class_dim)
+    idx = _F["expand_dims"](target, axis=class_dim)
+    return _F["squeeze"](_F["take_along_axis"](x, idx, axis=class_dim), class_dim)
+
+
+def _target_weights(weight, target, keep, dtype):
+    """Per-target weight: ``weight[target]`` (1 without weights), 0 where ignored."""
+    if weight is None:
+        return _F["astype"](keep, dtype)
+    safe = _F["where"](keep, target, _F["zeros_like"](target))
+    w = _F["reshape"](_F["take"](weight, _F["reshape"](safe, (-1,)), axis=0), tuple(safe.shape))
+    return _F["where"](keep, w, _F["zeros_like"](w))
 
 
 def _nll(logp, target, weight, ignore_index, reduction):
     """Negative log-likelihood of class indices, with weights and ignore_index."""
     if target.dtype.kind not in "iu":
         raise TypeError(f"expected integer class indices as target, got {target.dtype}")
-    class_dim = _class_dim(logp)
     keep = target != ignore_index
-    safe = _uf["where"](keep, target, _uf["zeros_like"](target))
-    loss = -_gather_class(logp, safe, class_dim)
-    if weight is not None:
-        w = _uf["reshape"](_uf["take"](weight, _uf["reshape"](safe, (-1,)), axis=0),
-                           tuple(safe.shape))
-        w = _uf["where"](keep, w, _uf["zeros_like"](w))
-    else:
-        w = _uf["astype"](keep, logp.dtype)
-    loss = loss * w
+    safe = _F["where"](keep, target, _F["zeros_like"](target))
+    w = _target_weights(weight, target, keep, logp.dtype)
+    loss = -_gather_class(logp, safe, _class_dim(logp)) * w
     if reduction == "mean":
-        return _uf["sum"](loss) / _uf["sum"](w)
+        return _F["sum"](loss) / _F["sum"](w)
     return _reduce(loss, reduction)
 
 
@@ -155,25 +157,19 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
         prod = logp * target if wb is None else logp * target * wb
-        loss = -_uf["sum"](prod, axis=class_dim)
+        loss = -_F["sum"](prod, axis=class_dim)
         if reduction == "mean":
-            return _uf["sum"](loss) / float(input.size // n_classes)
+            return _F["sum"](loss) / float(input.size // n_classes)
         return _reduce(loss, reduction)
     nll = _nll(logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0.0:
         return nll
     keep = target != ignore_index
-    smooth = -_uf["sum"](logp if wb is None else logp * wb, axis=class_dim)
-    smooth = _uf["where"](keep, smooth, _uf["zeros_like"](smooth))
+    smooth = -_F["sum"](logp if wb is None else logp * wb, axis=class_dim)
+    smooth = _F["where"](keep, smooth, _F["zeros_like"](smooth))
     if reduction == "mean":
-        if weight is not None:
-            safe = _uf["where"](keep, target, _uf["zeros_like"](target))
-            w = _uf["reshape"](_uf["take"](weight, _uf["reshape"](safe, (-1,)), axis=0),
-                               tuple(safe.shape))
-            denom = _uf["sum"](_uf["where"](keep, w, _uf["zeros_like"](w)))
-        else:
-            denom = _uf["sum"](_uf["astype"](keep, input.dtype))
-        smooth = _uf["sum"](smooth) / denom
+        smooth = _F["sum"](smooth) / _F["sum"](_target_weights(weight, target, keep,
+                                                                 input.dtype))
     else:
         smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
@@ -188,8 +184,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the "
                          f"input size ({input.shape}) is deprecated. Please ensure they have "
                          "the same size.")
-    log_x = _uf["maximum"](_uf["log"](input), -100.0)
-    log_1mx = _uf["maximum"](_uf["log1p"](-input), -100.0)
+    log_x = _F["maximum"](_F["log"](input), -100.0)
+    log_1mx = _F["maximum"](_F["log1p"](-input), -100.0)
     loss = (target - 1) * log_1mx - target * log_x
     if weight is not None:
         loss = loss * weight
@@ -205,7 +201,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
     # log(1 + exp(-x)) computed without overflow
-    softplus_neg = _uf["log1p"](_uf["exp"](-_uf["abs"](input))) + _uf["maximum"](-input, 0.0)
+    softplus_neg = _F["log1p"](_F["exp"](-_F["abs"](input))) + _F["maximum"](-input, 0.0)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * softplus_neg
@@ -225,20 +221,20 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise ValueError("only p == 1 and p == 2 supported")
     unbatched = input.ndim == 1
     if unbatched:
-        input, target = input[None], _uf["reshape"](target, (1,))
+        input, target = input[None], _F["reshape"](target, (1,))
     if input.ndim != 2:
         raise ValueError(f"multi_margin_loss: expected a 1-D or 2-D input, got {input.shape}")
     n_classes = input.shape[1]
     idx = target[:, None]
-    x_y = _uf["take_along_axis"](input, idx, axis=1)
-    z = _uf["clip"](margin - x_y + input, min=0.0)
+    x_y = _F["take_along_axis"](input, idx, axis=1)
+    z = _F["clip"](margin - x_y + input, min=0.0)
     if p == 2:
         z = z * z
     if weight is not None:
-        z = z * _uf["take"](weight, target, axis=0)[:, None]
-    classes = _uf["arange"](n_classes, dtype=target.dtype, device=target.device)
-    z = _uf["where"](classes[None, :] == idx, _uf["zeros_like"](z), z)
-    loss = _uf["sum"](z, axis=1) / n_classes
+        z = z * _F["take"](weight, target, axis=0)[:, None]
+    classes = _F["arange"](n_classes, dtype=target.dtype, device=target.device)
+    z = _F["where"](classes[None, :] == idx, _F["zeros_like"](z), z)
+    loss = _F["sum"](z, axis=1) / n_classes
     if unbatched:
         loss = loss[0]
     return _reduce(loss, reduction)
@@ -250,13 +246,13 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     mathematical KL divergence per sample; 'mean' averages over all elements."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_target:
-        loss = _uf["exp"](target) * (target - input)
+        loss = _F["exp"](target) * (target - input)
     else:
         positive = target > 0
-        safe = _uf["where"](positive, target, _uf["ones_like"](target))
-        loss = _uf["where"](positive, target * _uf["log"](safe), _uf["zeros_like"](target))
+        safe = _F["where"](positive, target, _F["ones_like"](target))
+        loss = _F["where"](positive, target * _F["log"](safe), _F["zeros_like"](target))
         loss = loss - target * input
     if reduction == "batchmean":
-        return _uf["sum"](loss) / float(input.shape[0] if input.ndim else 1)
+        return _F["sum"](loss) / float(input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
 

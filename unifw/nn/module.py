@@ -402,7 +402,7 @@ class Module:
             if device is not None:
                 value = value.to(device)
             if value._native is not v._native:
-                v._store = v._b.variable_new(value._native, v.trainable)
+                v._rebind(value._native)
         return self
 
     def float(self) -> Module:
