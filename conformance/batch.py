@@ -13,6 +13,7 @@ import time
 import unifw as uf
 
 from . import checks
+from .cases import map_arrays
 from .execute import Traced, Unavailable
 from .runner import Cell, Profile, Result, _describe, bank_for, finish
 from .registry import load
@@ -22,7 +23,8 @@ def _prepare(cell: Cell, profile: Profile, index: int):
     """The check object for example ``index`` of a cell (None if it has no such example)."""
     entry = load()[cell.op]
     grad = cell.check == "grad"
-    examples = bank_for(profile).examples(entry, cell.dtype, grad)
+    examples = sorted(bank_for(profile).examples(entry, cell.dtype, grad), key=_size,
+                      reverse=True)
     usable = 0
     for case in examples:
         try:
@@ -34,6 +36,14 @@ def _prepare(cell: Cell, profile: Profile, index: int):
             return obj
         usable += 1
     return None
+
+
+def _size(case) -> int:
+    """Elements in a case's arrays: compiled checks use the largest examples first (the
+    first examples hypothesis draws are the smallest)."""
+    sizes = []
+    map_arrays(lambda a: sizes.append(a.size), (case.args, case.kwargs))
+    return sum(sizes)
 
 
 def _run_group(items):

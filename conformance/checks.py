@@ -298,7 +298,8 @@ def _compare_grad(got, ref, dtype, what):
     # derivatives are compared relative to the largest one, not elementwise
     tol = _grad_tol(dtype)
     mag = float(np.max(np.abs(ref))) if ref.size else 0.0
-    check_array(got, ref, "float64", T.Tol(tol.rtol, tol.atol + tol.rtol * mag), what=what)
+    check_array(got, ref, "float64", T.Tol(tol.rtol, tol.atol + tol.rtol * mag),
+                signed_zeros=False, what=what)
 
 
 class GradCheck:

@@ -90,7 +90,8 @@ def _check_specials(a, rounded, what):
 
 
 def check_close_arrays(actual, expected, tol: Tol, what="output"):
-    """Two results of the same dtype (e.g. eager vs compiled): shapes, specials and values."""
+    """Two results of the same dtype (e.g. eager vs compiled): shapes, specials and values
+    (the sign of zero is checked against the reference, not between two results)."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     if actual.shape != expected.shape or actual.dtype != expected.dtype:
         raise Mismatch(f"{what}: {actual.dtype}{list(actual.shape)} vs "
@@ -102,7 +103,7 @@ def check_close_arrays(actual, expected, tol: Tol, what="output"):
         return
     check_array(actual, expected.astype(np.complex128 if kind_of(actual.dtype) == "c"
                                         else np.float64),
-                _dtype_name(actual.dtype), tol, what=what)
+                _dtype_name(actual.dtype), tol, signed_zeros=False, what=what)
 
 
 def kind_of(nd: np.dtype) -> str:

@@ -642,6 +642,18 @@ def _correction(draw, x, kw):
     return {"correction": draw(st.sampled_from([0.0, 1.0] if n > 1 else [0.0]))}
 
 
+def _spread_cases(base):
+    """Gradient cases of std/var reduce at least two distinct values (the derivative of a
+    zero standard deviation does not exist)."""
+    @st.composite
+    def cases(draw, d, grad):
+        c = draw(base(d, grad))
+        if grad:
+            assume(_reduced_size(c.args[0].shape, c.kwargs["axis"]) >= 2)
+        return c
+    return cases
+
+
 def _moment(f):
     def ref(x, *, axis=None, keepdims=False, correction=0.0):
         return f(x, axis=axis, keepdims=keepdims, ddof=correction)
@@ -652,9 +664,9 @@ def _stat_scale(case):
     return _terms(case)
 
 
-_entry("std", _reduce_cases(extra=_correction, min_side=2), _moment(np.std),
+_entry("std", _spread_cases(_reduce_cases(extra=_correction, min_side=2)), _moment(np.std),
        lambda c, d: real_dtype(d), accumulates=_stat_scale, signed_zeros=False)
-_entry("var", _reduce_cases(extra=_correction, min_side=2), _moment(np.var),
+_entry("var", _spread_cases(_reduce_cases(extra=_correction, min_side=2)), _moment(np.var),
        lambda c, d: real_dtype(d), accumulates=_stat_scale, signed_zeros=False)
 
 

@@ -58,7 +58,24 @@ class _Counter:
             self.failed += 1
 
 
+def _register_hypothesis_profiles():
+    """``dev``, ``ci`` and ``thorough`` as hypothesis profiles too (unless the project defines
+    its own), so ``--hypothesis-profile ci`` selects the matching conformance profile."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.errors import InvalidArgument
+
+    from .runner import PROFILES
+
+    for name, p in PROFILES.items():
+        try:
+            settings.get_profile(name)
+        except InvalidArgument:
+            settings.register_profile(name, max_examples=p.values, derandomize=p.derandomize,
+                                      deadline=None, suppress_health_check=list(HealthCheck))
+
+
 def pytest_configure(config):
+    _register_hypothesis_profiles()
     config._unifw_conformance_counter = _Counter()
     config.pluginmanager.register(config._unifw_conformance_counter,
                                   "unifw-conformance-counter")

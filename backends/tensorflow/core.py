@@ -159,7 +159,14 @@ def asarray(obj, dtype=None, device=None, copy=None):
             return tf.identity(x)  # a snapshot: never alias a variable's storage
         return x
     if copy is False and not isinstance(obj, (int, float, complex, bool)):
-        # any other host object has to be copied into TensorFlow memory
+        # only a NumPy array of the right dtype can be shared (through DLPack)
+        if (isinstance(obj, np.ndarray) and (dtype is None or obj.dtype == _NP_DTYPE[dtype])
+                and (_HOST_ONLY or device in (None, "cpu"))):
+            try:
+                return from_dlpack(obj)
+            except BufferError as e:  # read-only or not exportable
+                raise ValueError(f"asarray: cannot share this array without a copy ({e})") \
+                    from e
         raise ValueError("asarray: copy=False is not possible for this input on TensorFlow")
     if type(obj) is np.ndarray and dtype is not None and obj.dtype != _NP_DTYPE[dtype]:
         obj = obj.astype(_NP_DTYPE[dtype])

@@ -54,15 +54,21 @@ def _len(x, axis):
     return n if n is not None else tf.shape(x)[axis]
 
 
+def _check_length(n):
+    # TF's kernels abort the process on an empty transform instead of raising
+    if isinstance(n, int) and n < 1:
+        raise ValueError(f"invalid number of data points ({n}): must be at least 1")
+    return n
+
+
 def _resize(x, n, axis):
     """Crop or zero-pad ``axis`` to length ``n`` (NumPy's ``n=`` / ``s=``)."""
     if not isinstance(n, int):  # None, or the traced length of this axis itself
+        _check_length(x.shape[axis])
         return x
     cur = x.shape[axis]
-    if n == cur:
+    if _check_length(n) == cur:
         return x
-    if n < 1:
-        raise ValueError(f"invalid transform length {n}")
     if cur is None:  # traced length: crop, then pad up to n
         x = tf.gather(x, tf.range(tf.minimum(n, tf.shape(x)[axis])), axis=axis)
         pads = [[0, 0]] * x.shape.rank
@@ -150,16 +156,14 @@ def ifftn(x, /, *, s=None, axes=None, norm="backward"):
 
 def _rfft_unscaled(x, n, axis):
     x = _real(x)
-    n = _len(x, axis) if n is None else n
+    n = _check_length(_len(x, axis) if n is None else n)
     y, inv = _to_end(x, [axis])
     return _back(tf.signal.rfft(y, fft_length=[n]), inv), n
 
 
 def _irfft_tf(x, n, axis):
     x = _complex(x)
-    n = 2 * (_len(x, axis) - 1) if n is None else n
-    if isinstance(n, int) and n < 1:
-        raise ValueError(f"invalid number of output points {n}")
+    n = _check_length(2 * (_len(x, axis) - 1) if n is None else n)
     y, inv = _to_end(x, [axis])
     return _back(tf.signal.irfft(y, fft_length=[n]), inv), n
 

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from .core import _ints, device_of
-from .numpy import _HALF, _check_bounds, _dim, _index_dtype, _scalar
+from .numpy import _HALF, _check_bounds, _dim, _index_dtype, _scalar, _index_errors
 
 R = tf.raw_ops
 _TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
@@ -482,7 +482,8 @@ def embedding(x, weight, /, padding_idx=None):
     idx = _index_dtype(x)
     n = _dim(weight, 0)
     _check_bounds(idx, n, weight)
-    out = tf.gather(weight, idx)
+    with _index_errors:
+        out = tf.gather(weight, idx)
     if padding_idx is None:
         return out
     if padding_idx < 0:
@@ -514,7 +515,11 @@ def scaled_dot_product_attention(query, key, value, /, attn_mask=None, dropout_p
             scores = R.SelectV2(condition=attn_mask, t=scores, e=neg)
         else:
             scores = R.AddV2(x=scores, y=attn_mask)
-    return tf.linalg.matmul(R.Softmax(logits=scores), value)
+    w = R.Softmax(logits=scores)
+    if is_causal or attn_mask is not None:
+        # a fully masked row attends to nothing: 0, not NaN (as PyTorch >= 2.5)
+        w = R.SelectV2(condition=R.IsNan(x=w), t=_scalar(0, d), e=w)
+    return tf.linalg.matmul(w, value)
 
 
 def pad(x, pad, /, mode="constant", value=0.0):

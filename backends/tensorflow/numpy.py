@@ -13,11 +13,10 @@ import operator
 import numpy as np
 import tensorflow as tf
 
-from .core import _HOST_ONLY, _constant, _ints, device_of, _placed
+from .core import _HOST_ONLY, _cached_scalar, _constant, _ints, _placed, device_of
 
 R = tf.raw_ops
 
-_INTS = frozenset({tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8})
 _HALF = frozenset({tf.float16, tf.bfloat16})
 _COMPLEX = frozenset({tf.complex64, tf.complex128})
 _REAL_OF = {tf.complex64: tf.float32, tf.complex128: tf.float64}
@@ -36,6 +35,9 @@ def _same(x):
 
 
 def _scalar(value, dtype):
+    """A 0-d constant (made once per value and dtype in eager mode)."""
+    if tf.executing_eagerly():
+        return _cached_scalar(value, dtype, None)
     return _constant(value, dtype)
 
 
@@ -424,18 +426,23 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
         return tf.cast(i * float(step) + float(start), dtype)
 
 
+def _fill(shape, value, dtype):
+    dims = shape if tf.is_tensor(shape) else _ints(_shape_arg(shape))
+    return R.Fill(dims=dims, value=_scalar(value, dtype))
+
+
 def empty(shape, *, dtype=None, device=None):
     return zeros(shape, dtype=dtype, device=device)
 
 
 def zeros(shape, *, dtype=None, device=None):
     with _placed(device):
-        return tf.zeros(_shape_arg(shape), dtype or tf.float32)
+        return _fill(shape, 0, dtype or tf.float32)
 
 
 def ones(shape, *, dtype=None, device=None):
     with _placed(device):
-        return tf.ones(_shape_arg(shape), dtype or tf.float32)
+        return _fill(shape, 1, dtype or tf.float32)
 
 
 def _infer_fill_dtype(value):
@@ -449,9 +456,8 @@ def _infer_fill_dtype(value):
 
 
 def full(shape, fill_value, *, dtype=None, device=None):
-    dtype = dtype or _infer_fill_dtype(fill_value)
     with _placed(device):
-        return tf.fill(_shape_arg(shape), _scalar(fill_value, dtype))
+        return _fill(shape, fill_value, dtype or _infer_fill_dtype(fill_value))
 
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
@@ -482,33 +488,32 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
         return tf.cast(y, dtype)
 
 
-def _like(x, dtype, device, fn):
-    dtype = dtype or x.dtype
+def _like(x, value, dtype, device):
     with _placed(device or device_of(x)):
-        return fn(_shape(x), dtype)
+        return _fill(_shape(x), value, dtype or x.dtype)
 
 
 def zeros_like(x, /, *, dtype=None, device=None):
-    return _like(x, dtype, device, tf.zeros)
+    return _like(x, 0, dtype, device)
 
 
 def ones_like(x, /, *, dtype=None, device=None):
-    return _like(x, dtype, device, tf.ones)
+    return _like(x, 1, dtype, device)
 
 
 def empty_like(x, /, *, dtype=None, device=None):
-    return _like(x, dtype, device, tf.zeros)
+    return _like(x, 0, dtype, device)
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None):
-    return _like(x, dtype, device, lambda s, d: tf.fill(s, _scalar(fill_value, d)))
+    return _like(x, fill_value, dtype, device)
 
 
 def _band_mask(x, keep):
     n, m = _dim(x, -2), _dim(x, -1)
     rows = tf.range(n, dtype=tf.int64)[:, None]
     cols = tf.range(m, dtype=tf.int64)[None, :]
-    return R.SelectV2(condition=keep(cols - rows), t=x, e=tf.zeros((), x.dtype))
+    return R.SelectV2(condition=keep(cols - rows), t=x, e=_scalar(0, x.dtype))
 
 
 def tril(x, /, *, k=0):
@@ -683,6 +688,30 @@ def _wrap_negative(i, n):
     return R.SelectV2(condition=R.Less(x=i, y=_scalar(0, i.dtype)), t=R.AddV2(x=i, y=n), e=i)
 
 
+class _IndexErrors:
+    """Context that re-raises TF's out-of-range-index errors as ``IndexError``.
+
+    TF reports them as InvalidArgumentError (eagerly, on CPU); unifw users expect
+    IndexError, like NumPy. Other errors pass through unchanged.
+    """
+
+    __slots__ = ()
+    _MARKERS = ("is not in [", "does not index into")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if typ is not None and issubclass(typ, tf.errors.InvalidArgumentError):
+            msg = exc.message
+            if builtins.any(m in msg for m in self._MARKERS):
+                raise IndexError(f"index out of range: {msg.split('}}')[-1].strip()}") from exc
+        return False
+
+
+_index_errors = _IndexErrors()
+
+
 def _check_bounds(i, n, x):
     # TF kernels refuse out-of-range indices on CPU but return zeros on GPU
     if _eager_gpu(x):
@@ -699,7 +728,8 @@ def take(x, indices, /, *, axis=None):
     n = _dim(x, axis)
     i = _wrap_negative(indices, n)
     _check_bounds(i, n, x)
-    return tf.gather(x, i, axis=axis)
+    with _index_errors:
+        return tf.gather(x, i, axis=axis)
 
 
 def take_along_axis(x, indices, /, *, axis=-1):
@@ -715,7 +745,8 @@ def take_along_axis(x, indices, /, *, axis=-1):
     n = _dim(x, axis)
     im = _wrap_negative(im, n)
     _check_bounds(im, n, x)
-    out = tf.gather(xm, im, batch_dims=nd - 1)
+    with _index_errors:
+        out = tf.gather(xm, im, batch_dims=nd - 1)
     return tf.experimental.numpy.moveaxis(out, -1, axis)
 
 
@@ -866,7 +897,7 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 def _truthy(x):
-    return x if x.dtype == tf.bool else R.NotEqual(x=x, y=tf.zeros((), x.dtype))
+    return x if x.dtype == tf.bool else R.NotEqual(x=x, y=_scalar(0, x.dtype))
 
 
 def all(x, /, *, axis=None, keepdims=False):
@@ -921,7 +952,8 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
     if x1.shape.rank != 1:
         raise ValueError("searchsorted: x1 must be 1-d")
     if sorter is not None:
-        x1 = tf.gather(x1, _index_dtype(sorter))
+        with _index_errors:
+            x1 = tf.gather(x1, _index_dtype(sorter))
     flat = tf.reshape(x2, [1, -1])
     out = tf.searchsorted(tf.reshape(x1, [1, -1]), flat, side=side, out_type=tf.int64)
     return tf.reshape(out, _shape(x2))
@@ -1048,7 +1080,7 @@ def _check_basic_bounds(x, key):
     # strided_slice refuses out-of-range ints on CPU; it clamps them on GPU
     if not _eager_gpu(x):
         return
-    np.broadcast_to(np.empty((), bool), x.shape)[key]  # raises NumPy's IndexError
+    np.broadcast_to(np.empty((), bool), tuple(x.shape))[key]  # raises NumPy's IndexError
 
 
 class _Adv:
@@ -1137,7 +1169,8 @@ def _advanced_getitem(x, key):
             n = _dim(y, pos[0])
             i = _wrap_negative(advs[0].index, n)
             _check_bounds(i, n, y)
-            return tf.gather(y, i, axis=pos[0])
+            with _index_errors:
+                return tf.gather(y, i, axis=pos[0])
     idx = []
     for p, a in zip(pos, advs):
         n = _dim(y, p)
@@ -1156,7 +1189,8 @@ def _advanced_getitem(x, key):
     idx = tf.stack([tf.broadcast_to(i, target) for i in idx], axis=-1)
     rest = [i for i in range(len(comps)) if i not in pos]
     yt = R.Transpose(x=y, perm=_ints(pos + rest)) if pos + rest != list(range(len(comps))) else y
-    out = tf.gather_nd(yt, idx)
+    with _index_errors:
+        out = tf.gather_nd(yt, idx)
     contiguous = pos[-1] - pos[0] + 1 == len(pos)
     if contiguous and pos[0] > 0:
         nb = bshape.rank
