@@ -232,8 +232,8 @@ _entry("meshgrid", _meshgrid_cases,
 @st.composite
 def _astype_cases(draw, d, grad):
     targets = [t for t in _CREATE_DTYPES if not (kind(d) == "c" and kind(t) != "c")]
-    if grad:
-        targets = [t for t in targets if kind(t) == "f" and t != "bfloat16"]
+    if grad:  # a cast to half precision rounds the derivative too
+        targets = ["float32", "float64"]
     t = draw(st.sampled_from(targets))
     lo = 0 if kind(t) == "u" or kind(d) == "u" else -5
     x = draw_array(draw, d, shapes(0, 3, 1, 4), lo, 5)
@@ -445,8 +445,7 @@ _entry("tile", _one_array(shapes(0, 3, 1, 3), _tile_extra), lambda x, r: np.tile
        group="any")
 _entry("matrix_transpose", _one_array(shapes(2, 4, 1, 4), lambda draw, x: ((), {})),
        lambda x: np.swapaxes(x, -1, -2), same, group="any",
-       errors=(BadInput((arrays_fixed(_F, (3,)),), "IndexError",
-                        "a 1-d input (no axis -2)"),))
+       errors=(BadInput((arrays_fixed(_F, (3,)),), "ShapeError", "a 1-d input"),))
 
 
 @st.composite

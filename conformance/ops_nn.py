@@ -273,18 +273,18 @@ def _dropout_cases(draw, d, grad):
 
 
 def _dropout_ref(x, p=0.5, training=True, key=None):
-    return x
+    """Every element as if kept (scaled by 1 / (1 - p)); which are dropped is random."""
+    return x / (1 - p) if training and p > 0 else x
 
 
 def _dropout_norm(xp, outs, case):
-    """Kept elements are x / (1 - p), dropped ones 0: map both to x to compare."""
+    """Kept elements are x / (1 - p) and dropped ones 0: map both to x / (1 - p)."""
     (y,) = outs
     x = case.args[0].astype(np.float64)
     p, training = case.kwargs["p"], case.kwargs["training"]
     if not training or p == 0:
         return (y,)
-    kept = y != 0
-    return (np.where(kept, y * (1 - p), x),)
+    return (np.where(y != 0, y, x / (1 - p)),)
 
 
 _entry("dropout", _dropout_cases, _dropout_ref, normalize=_dropout_norm, grad=1)

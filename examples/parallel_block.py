@@ -45,7 +45,7 @@ def main(steps=500):
     for t in range(steps):
         loss = train_step(model, opt, x, y)
         if t % 100 == 0 or t == steps - 1:
-            print(f"[{uf.backend()}] step {t:4d}  loss {float(loss):.5f}")
+            print(f"[{uf.backend()}] step {t:4d}  loss {float(loss):.4e}")
 
 
 if __name__ == "__main__":

@@ -10,16 +10,22 @@ import numpy as np
 from .core import _placement as _place
 
 _f = jnp.fft
-_F32 = np.dtype(np.float32)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 fft, ifft, fftn, ifftn = _f.fft, _f.ifft, _f.fftn, _f.ifftn
 rfft, irfft, rfftn, irfftn = _f.rfft, _f.irfft, _f.rfftn, _f.irfftn
 hfft, ihfft, fftshift, ifftshift = _f.hfft, _f.ihfft, _f.fftshift, _f.ifftshift
 
 
+def _freqs(fn, n, d, dtype, device):
+    work = _F64 if dtype is not None and dtype == _F64 else _F32
+    out = fn(n, d=d, dtype=work, device=_place(device))
+    return out if dtype is None or dtype == work else out.astype(dtype)
+
+
 def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    return _f.fftfreq(n, d=d, dtype=_F32 if dtype is None else dtype, device=_place(device))
+    return _freqs(_f.fftfreq, n, d, dtype, device)
 
 
 def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
-    return _f.rfftfreq(n, d=d, dtype=_F32 if dtype is None else dtype, device=_place(device))
+    return _freqs(_f.rfftfreq, n, d, dtype, device)

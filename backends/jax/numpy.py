@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unifw.errors import TracingError
+from unifw.errors import DTypeError, TracingError
 
 from .core import _DEVICES, _SEVERAL, _Tracer, device_of
 from .core import _placement as _place
@@ -21,6 +21,7 @@ _I64 = np.dtype(np.int64)
 _F32 = np.dtype(np.float32)
 _C64 = np.dtype(np.complex64)
 _BOOL = np.dtype(np.bool_)
+_FLOATS = frozenset(np.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64))
 
 # ------------------------------------------------------------------ elementwise
 acos, acosh, asin, asinh = jnp.acos, jnp.acosh, jnp.asin, jnp.asinh
@@ -52,16 +53,16 @@ def pow(x1, x2, /):
 
 def remainder(x1, x2, /):
     out = jnp.remainder(x1, x2)
-    if out.dtype.kind == "f":  # a zero result takes the sign of the divisor, as in NumPy
+    if out.dtype in _FLOATS:  # a zero result takes the sign of the divisor, as in NumPy
         return jnp.where(out == 0, jnp.copysign(jnp.zeros_like(out), x2), out)
     return out
 
 
 def floor_divide(x1, x2, /):
     out = jnp.floor_divide(x1, x2)
-    if out.dtype.kind in "iu":  # integer division by zero gives 0, as in NumPy
-        return jnp.where(x2 == 0, 0, out)
-    return out
+    if out.dtype in _FLOATS:  # a zero quotient takes the sign of x1 / x2, as in NumPy
+        return jnp.where(out == 0, jnp.copysign(jnp.zeros_like(out), x1 / x2), out)
+    return jnp.where(x2 == 0, 0, out)  # integer division by zero gives 0, as in NumPy
 
 
 def clip(x, /, min=None, max=None):
@@ -192,7 +193,8 @@ def take(x, indices, /, *, axis=None):
 
 
 def take_along_axis(x, indices, /, *, axis=-1):
-    _check_in_range(indices, x.shape[axis], "take_along_axis")
+    if indices.ndim == x.ndim:  # otherwise JAX reports the shape error itself
+        _check_in_range(indices, x.shape[axis], "take_along_axis")
     return jnp.take_along_axis(x, indices, axis=axis)
 
 
@@ -253,6 +255,9 @@ def nonzero(x, /):
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    if (x1.dtype in _FLOATS) != (x2.dtype in _FLOATS):
+        raise DTypeError(f"searchsorted: no implicit cast between {x1.dtype} and {x2.dtype}; "
+                         "use astype")
     return jnp.searchsorted(x1, x2, side=side, sorter=sorter).astype(_I64)
 
 
@@ -290,6 +295,8 @@ def _check_in_range(indices, size, what):
             raise IndexError(f"{what}: index {indices} is out of bounds for axis of size {size}")
         return
     host = np.asarray(indices)
+    if host.dtype.kind not in "iu":
+        return  # not an integer index: JAX raises the type error
     if host.size and (host.max() >= size or host.min() < -size):
         bad = host[(host >= size) | (host < -size)].flat[0]
         raise IndexError(f"{what}: index {bad} is out of bounds for axis of size {size}")

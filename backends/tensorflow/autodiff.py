@@ -48,8 +48,10 @@ def _grad(tape, outs, xs, cts):
     pairs = [(o, c) for o, c in zip(outs, cts) if _float(o)]
     if not pairs:
         return [tf.zeros_like(x) for x in xs]
-    return tape.gradient([o for o, _ in pairs], xs, output_gradients=[c for _, c in pairs],
-                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    gs = tape.gradient([o for o, _ in pairs], xs, output_gradients=[c for _, c in pairs],
+                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    # gathers give sparse IndexedSlices gradients: unifw tensors are dense
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gs]
 
 
 def vjp(fn, primals, *, reuse=True):

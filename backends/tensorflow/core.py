@@ -135,8 +135,10 @@ def _cached_scalar(obj, dtype, device):
     if t is None:
         if len(_scalar_tensors) > 4096:
             _scalar_tensors.clear()
-        with _placed(device):
-            t = _constant(obj, dtype)
+        t = _constant(obj, dtype)
+        if not _HOST_ONLY and device is not None:
+            with tf.device(_TF_NAME[device]):
+                t = tf.identity(t)  # copies the host constant onto the device
         if obj == obj:
             _scalar_tensors[key] = t
     return t

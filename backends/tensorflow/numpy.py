@@ -13,7 +13,10 @@ import operator
 import numpy as np
 import tensorflow as tf
 
-from .core import _HOST_ONLY, _cached_scalar, _constant, _ints, _placed, device_of
+from unifw import _dtypes
+from unifw.errors import DTypeError
+
+from .core import _HOST_ONLY, _cached_scalar, _constant, _ints, _placed, device_of, dtype_map
 
 R = tf.raw_ops
 
@@ -608,7 +611,8 @@ def squeeze(x, /, axis):
 
 
 def flip(x, /, *, axis=None):
-    return tf.reverse(x, list(_axes(x, axis)))
+    nd = x.shape.rank
+    return R.ReverseV2(tensor=x, axis=_ints([_norm_axis(a, nd) for a in _axes(x, axis)]))
 
 
 def roll(x, /, shift, *, axis=None):
@@ -672,9 +676,10 @@ def _as_list(shape):
 
 
 def matrix_transpose(x, /):
-    if x.shape.rank < 2:
-        raise ValueError("matrix_transpose: input must have at least 2 dimensions")
-    return tf.linalg.matrix_transpose(x)
+    nd = x.shape.rank
+    if nd < 2:
+        raise IndexError(f"matrix_transpose: a {nd}-d input has no axis -2")
+    return R.Transpose(x=x, perm=_ints(list(range(nd - 2)) + [nd - 1, nd - 2]))
 
 
 def _index_dtype(i):
@@ -793,10 +798,19 @@ def tensordot(x1, x2, /, *, axes=2):
     if d in _NO_MATMUL_KERNEL or d == tf.int16:
         return R.Cast(x=tensordot(R.Cast(x=x1, DstT=tf.int32), R.Cast(x=x2, DstT=tf.int32),
                                   axes=axes), DstT=d)
-    if not isinstance(axes, int):
-        a1, a2 = axes
-        axes = [[a % x1.shape.rank for a in a1], [a % x2.shape.rank for a in a2]]
-    return tf.tensordot(x1, x2, axes)
+    n1, n2 = x1.shape.rank, x2.shape.rank
+    if isinstance(axes, int):
+        if not 0 <= axes <= min(n1, n2):
+            raise ValueError(f"tensordot: axes={axes} for inputs of {n1} and {n2} dims")
+        a1, a2 = list(range(n1 - axes, n1)), list(range(axes))
+    else:
+        a1, a2 = ([_norm_axis(a, n) for a in ((ax,) if isinstance(ax, int) else ax)]
+                  for ax, n in zip(axes, (n1, n2)))
+    s1, s2 = [x1.shape[a] for a in a1], [x2.shape[a] for a in a2]
+    if len(a1) != len(a2) or builtins.any(
+            p is not None and q is not None and p != q for p, q in zip(s1, s2)):
+        raise ValueError(f"tensordot: contracted dimensions {s1} and {s2} differ")
+    return tf.tensordot(x1, x2, [a1, a2])
 
 
 def vecdot(x1, x2, /, *, axis=-1):
@@ -951,12 +965,26 @@ def count_nonzero(x, /, *, axis=None, keepdims=False):
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
     if x1.shape.rank != 1:
         raise ValueError("searchsorted: x1 must be 1-d")
+    if x1.dtype != x2.dtype:
+        x1, x2 = _promote_pair(x1, x2, "searchsorted")
     if sorter is not None:
         with _index_errors:
             x1 = tf.gather(x1, _index_dtype(sorter))
     flat = tf.reshape(x2, [1, -1])
     out = tf.searchsorted(tf.reshape(x1, [1, -1]), flat, side=side, out_type=tf.int64)
     return tf.reshape(out, _shape(x2))
+
+
+_UDTYPE = {native: udt for udt, native in dtype_map.items()}
+
+
+def _promote_pair(x1, x2, op):
+    """Array API promotion of two natives (an error across kinds, as the facade)."""
+    r = _dtypes.promote_pair(_UDTYPE[x1.dtype], _UDTYPE[x2.dtype])
+    if r is None:
+        raise DTypeError(f"{op}: no implicit promotion between {x1.dtype.name} and "
+                         f"{x2.dtype.name}; use astype")
+    return _cast(x1, dtype_map[r]), _cast(x2, dtype_map[r])
 
 
 def _sort_key(x):

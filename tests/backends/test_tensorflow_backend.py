@@ -131,6 +131,18 @@ def test_numpy_is_a_private_copy():
     assert x.numpy()[0] == 0.0
 
 
+def test_asarray_copy_false_shares_numpy_memory():
+    a = np.arange(4, dtype=np.float32)
+    x = uf.asarray(a, copy=False)
+    a[0] = 9.0
+    assert x.numpy()[0] == 9.0
+    copied = uf.asarray(a)
+    a[1] = 5.0
+    assert copied.numpy()[1] == 1.0  # the default copies: TF tensors are immutable
+    with pytest.raises(ValueError):
+        uf.asarray([1.0, 2.0], copy=False)
+
+
 def test_dlpack_from_numpy_is_zero_copy_and_back():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     x = uf.from_dlpack(a)
@@ -229,8 +241,24 @@ def test_getitem_matches_numpy(key):
 @pytest.mark.parametrize("key", [7, (0, 5), (0, 0, -7), (I([4]),), (slice(None), I([5])),
                                  I([True, False]), (Ellipsis, Ellipsis), 1.5])
 def test_bad_keys_raise_index_error(key):
-    with pytest.raises(IndexError):
+    with pytest.raises(uf.IndexError):
         uf.asarray(X)[_key(key)]
+
+
+def test_out_of_range_gathers_raise_index_error():
+    # TF reports these as InvalidArgumentError; unifw users get IndexError like NumPy
+    x = uf.arange(5)
+    with pytest.raises(uf.IndexError):
+        uf.take(x, uf.asarray([5]))
+    with pytest.raises(uf.IndexError):
+        uf.take(x, uf.asarray([-6]))
+    with pytest.raises(uf.IndexError):
+        uf.take_along_axis(x, uf.asarray([7]), axis=0)
+    with pytest.raises(uf.IndexError):
+        F.embedding(uf.asarray([5]), uf.ones((5, 2)))
+    with pytest.raises(uf.IndexError):
+        uf.flip(uf.ones((2, 3)), axis=2)
+    np.testing.assert_array_equal(uf.take(x, uf.asarray([-1, 0])).numpy(), [4, 0])
 
 
 UPDATE_KEYS = [0, (1, slice(None, None, -2)), (Ellipsis, 3), (None, 2), I([0, 2, 3]),
@@ -367,6 +395,19 @@ def test_special_values_tf_gets_wrong():
     assert np.signbit(uf.trunc(uf.asarray([-0.5])).numpy()[0])
     with pytest.raises(uf.UnifwError):
         uf.max(uf.zeros((0, 3)), axis=0)  # TF returns -inf for an empty max
+
+
+def test_bad_shapes_and_dtypes_raise_unifw_errors():
+    with pytest.raises(uf.ShapeError):
+        uf.tensordot(uf.ones((2, 3)), uf.ones((4,)))
+    with pytest.raises(uf.ShapeError):
+        uf.vecdot(uf.ones((2, 3)), uf.ones((2, 1)))  # no broadcasting of the contracted axis
+    with pytest.raises(uf.DTypeError):
+        uf.searchsorted(uf.asarray(np.array([1, 2], np.int32)), uf.asarray([1.5]))
+    got = uf.searchsorted(uf.asarray(np.array([1, 3], np.int32)), uf.asarray([2, 3]), side="right")
+    np.testing.assert_array_equal(got.numpy(), [1, 2])
+    with pytest.raises(uf.UnifwError):
+        uf.fft.rfft(uf.ones((4,)), n=0)  # TF's kernel would abort the process
 
 
 def test_unique_sorts_and_counts_like_numpy():
@@ -562,6 +603,15 @@ def test_scaled_dot_product_attention(mask_kind, causal):
         tm = tm & tri if mask.dtype == bool else tm.masked_fill(~tri, -math.inf)
     close(got, F_torch.scaled_dot_product_attention(t64(q), t64(k), t64(v), tm,
                                                     is_causal=causal and mask is None, scale=0.3))
+
+
+def test_attention_row_with_nothing_to_attend_gives_zeros():
+    q, k, v = (uf.asarray(rand(1, 3, 4, seed=s)) for s in (40, 41, 42))
+    mask = np.ones((3, 3), bool)
+    mask[1] = False
+    out = F.scaled_dot_product_attention(q, k, v, uf.asarray(mask)).numpy()
+    np.testing.assert_array_equal(out[0, 1], 0.0)
+    assert np.all(np.isfinite(out))
 
 
 # ---------------------------------------------------------------- gradients (tf.GradientTape)

@@ -71,7 +71,14 @@ def _rmsprop(opt, h, todo):
     return True
 
 
-def register_all(register) -> None:
+def _increment(var) -> bool:
+    with torch.no_grad():
+        var._native.add_(1)
+    return True
+
+
+def register_all(register, register_increment) -> None:
     for cls, fn in ((SGD, _sgd), (Adam, _adam), (AdamW, _adam), (Adagrad, _adagrad),
                     (RMSprop, _rmsprop)):
         register("torch", cls, fn)
+    register_increment("torch", _increment)

@@ -22,7 +22,7 @@ from .._tensor import Tensor
 from ..errors import DTypeError, ShapeError
 from ..variable import Buffer, Variable
 from ._util import assign_value, is_tracing, new_buffer, plain, tensor_like
-from .fused import fused_update
+from .fused import fused_update, increment
 from .schedules import LRSchedule
 
 __all__ = ["Optimizer", "ParamGroup", "cast_like"]
@@ -194,7 +194,8 @@ class Optimizer:
                     continue
                 for _, p, s, g in todo:
                     self._apply(p, g, s, h, tracing)
-            self._step.assign(plain(self._step) + 1)
+            if tracing or not increment(self._step):
+                self._step.assign(plain(self._step) + 1)
 
     def _apply(self, p, g, s, h, tracing):
         step_slot = s.get("step")
@@ -204,7 +205,7 @@ class Optimizer:
                 new_step = plain(step_slot) + 1
                 t = new_step.astype(_SCALAR)
             else:
-                t = int(step_slot) + 1
+                t = int(step_slot._native) + 1
                 new_step = tensor_like(step_slot, t, step_slot.dtype)
         if tracing and h["lr"].dtype != _SCALAR:
             h = {**h, "lr": h["lr"].astype(_SCALAR)}
@@ -219,8 +220,8 @@ class Optimizer:
     def _group_lr(self, group: ParamGroup, tracing: bool):
         lr = group.raw("lr")
         if isinstance(lr, LRSchedule):
-            return lr(plain(self._step) if tracing else int(self._step))
-        return plain(group._lr_var) if tracing else float(group._lr_var)
+            return lr(plain(self._step) if tracing else int(self._step._native))
+        return plain(group._lr_var) if tracing else float(group._lr_var._native)
 
     def _align(self, grads) -> list:
         n = len(self._params)
