@@ -221,8 +221,9 @@ def pytest_sessionfinish(session, exitstatus):
     from . import report
     from .runner import bank_for
 
-    if plan.bank_path:
-        bank_for(plan.profile).save(plan.bank_path)
+    bank = bank_for(plan.profile)
+    if plan.bank_path and bank.dirty:
+        bank.save(plan.bank_path)
     path = session.config.getoption("--unifw-json")
     if path:
         report.write_json(path, results, meta)

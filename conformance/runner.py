@@ -7,6 +7,7 @@ example and returns a :class:`Result` naming op, backend, device, mode and dtype
 from __future__ import annotations
 
 import fnmatch
+import os
 import pickle
 import random
 import time
@@ -202,6 +203,7 @@ class ExampleBank:
         self.profile = profile
         self._store: dict = {}
         self._session_seed = random.getrandbits(32)
+        self.dirty = False  # examples drawn since the last load or save
 
     def seed(self, entry: Entry, dtype: str, grad: bool) -> int:
         base = zlib.crc32(f"{entry.name}/{dtype}/{grad}".encode())
@@ -216,9 +218,12 @@ class ExampleBank:
         return self.profile.values_other
 
     def save(self, path) -> None:
-        """Store the drawn examples (the next process of a run reuses them)."""
-        with open(path, "wb") as f:
+        """Store the drawn examples (the next process of a run reuses them), atomically."""
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
             pickle.dump(self._store, f)
+        os.replace(tmp, path)
+        self.dirty = False
 
     def load(self, path) -> None:
         try:
@@ -242,7 +247,21 @@ class ExampleBank:
             finally:
                 SIDES.reset(token)
             self._store[key] = got
+            self.dirty = True
         return self._store[key]
+
+
+def prepare_bank(profile: Profile, entries, path) -> None:
+    """Draw every example a run of ``entries`` needs, once, and store them at ``path`` (the
+    backend processes of ``unifw conformance`` then share them)."""
+    bank = bank_for(profile)
+    for e in entries:
+        for d in value_dtypes(e, profile):
+            bank.examples(e, d, False)
+        if e.grad:
+            for d in grad_dtypes(e, profile):
+                bank.examples(e, d, True)
+    bank.save(path)
 
 
 _banks: dict = {}

@@ -194,7 +194,25 @@ CASES = [
     unary("irfft", lambda x: uf.fft.irfft(uf.fft.rfft(x * x)), _normal),
     unary("fft_abs", lambda x: uf.abs(uf.fft.fft(x.astype(uf.complex128))), _away(0.5, 1), 1),
 ]
+
+# The conformance suite checks every op's gradients; here a sample of every family runs
+# by default (JAX compiles each primitive once per transform and shape, which makes a
+# full sweep take minutes). ``HYPOTHESIS_PROFILE=thorough`` runs all cases, all to
+# second order where the op declares it.
+SAMPLE = {"sin", "exp", "log", "sqrt", "abs", "divide", "pow", "maximum", "atan2", "where",
+          "clip", "sum_axis", "prod", "var", "max", "cumulative_sum", "logsumexp", "sort",
+          "matmul", "det", "solve", "cholesky", "eigvalsh", "svdvals", "concat", "getitem",
+          "getitem_int_array", "at_set_add", "take_along_axis", "gelu", "softmax", "linear",
+          "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
+          "embedding", "scaled_dot_product_attention", "rfft"}
+SECOND_ORDER_SAMPLE = {"sin", "divide", "pow", "where", "prod", "logsumexp", "matmul", "solve",
+                       "getitem", "softmax", "conv2d", "layer_norm", "rfft"}
+THOROUGH = settings.default.max_examples >= 100
+if not THOROUGH:
+    CASES = [c._replace(order=min(c.order, 2 if c.name in SECOND_ORDER_SAMPLE else 1))
+             for c in CASES if c.name in SAMPLE]
 CASE_IDS = [c.name for c in CASES]
+FLOAT32_CASES = [c for c in CASES if THOROUGH or c.name in SECOND_ORDER_SAMPLE]
 
 
 def _inputs(case, seed, n, dtype=uf.float64):
@@ -213,7 +231,8 @@ TORCH_FORWARD_SECOND_ORDER_BROKEN = {"layer_norm", "batch_norm"}
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 2))
 def test_op_derivatives_match_finite_differences(grad_backend, case, seed, n):
     args = _inputs(case, seed, n)
-    if grad_backend == "torch" and case.name in TORCH_FORWARD_SECOND_ORDER_BROKEN:
+    if grad_backend == "torch" and case.name in TORCH_FORWARD_SECOND_ORDER_BROKEN \
+            and case.order > 1:
         check_grads(case.fn, args, order=1, seed=seed)
         check_grads(case.fn, args, order=2, modes=("rev",), seed=seed)
         return
@@ -227,7 +246,7 @@ def test_gradient_flows_through_astype(grad_backend):
     np.testing.assert_allclose(g.numpy(), np.cos([0.5, 1.5]), rtol=1e-6)
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", FLOAT32_CASES, ids=[c.name for c in FLOAT32_CASES])
 @ONE
 @given(seed=st.integers(0, 2**16))
 def test_float32_gradients_match_float64(grad_backend, case, seed):

@@ -6,7 +6,7 @@
 ``unifw_conformance`` plugin) for each backend in its own process, prints the
 op x backend x mode matrix and ends with the line ``N passed, N failed``. The exit status is
 0 only when nothing failed. A backend that crashes its process fails, naming the check it
-was running; the other backends still run.
+was running; the other backends still run. ``-j 2`` tests two backends at a time.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--report", metavar="HTML", help="write the HTML report here")
     c.add_argument("--json", metavar="JSON", help="write the JSON report here")
     c.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
+    c.add_argument("-j", "--jobs", type=int, default=1,
+                   help="backends tested at the same time (each in its own process)")
     return p
 
 
@@ -54,10 +57,7 @@ def _backends(spec: str) -> list[str]:
     return names
 
 
-def _run_backend(args, backend: str, all_backends: list[str], tmp: str):
-    """Run the suite for one backend in a subprocess; (results, passed, failed)."""
-    from unifw_conformance.runner import Cell, Result
-
+def _command(args, backend: str, all_backends: list[str], tmp: str) -> list[str]:
     report = os.path.join(tmp, f"{backend}.json")
     progress = os.path.join(tmp, f"{backend}.progress")
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "unifw_conformance",
@@ -74,9 +74,15 @@ def _run_backend(args, backend: str, all_backends: list[str], tmp: str):
         cmd.append("-x")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         cmd += ["-p", "unifw_conformance.plugin"]
-    print(f"== {backend} ==", flush=True)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    proc = subprocess.run(cmd, env=env)
+    return cmd
+
+
+def _collect(backend: str, returncode: int, tmp: str):
+    """(results, passed, failed) of one backend's process."""
+    from unifw_conformance.runner import Cell, Result
+
+    report = os.path.join(tmp, f"{backend}.json")
+    progress = os.path.join(tmp, f"{backend}.progress")
     if os.path.exists(report):
         with open(report, encoding="utf-8") as f:
             data = json.load(f)
@@ -91,18 +97,55 @@ def _run_backend(args, backend: str, all_backends: list[str], tmp: str):
                                                          "cpu", "eager", "-"]
     cell = Cell(parts[0], parts[1], backend, ":".join(parts[3:-2]), parts[-2], parts[-1])
     msg = (f"the conformance run of backend {backend!r} ended without a report (exit status "
-           f"{proc.returncode}); it was running {last or 'its setup'}")
+           f"{returncode}); it was running {last or 'its setup'}")
     return [Result(cell, "failed", msg)], 0, 1
 
 
+def _run_backends(args, backends: list[str], tmp: str) -> dict:
+    """Run each backend's process (``args.jobs`` at a time); {backend: return code}. With one
+    job the output streams; with more, each backend's output is printed when it ends."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    codes: dict = {}
+    queue = list(backends)
+    running: dict = {}
+    while queue or running:
+        while queue and len(running) < max(args.jobs, 1):
+            b = queue.pop(0)
+            cmd = _command(args, b, backends, tmp)
+            if args.jobs <= 1:
+                print(f"== {b} ==", flush=True)
+                running[b] = (subprocess.Popen(cmd, env=env), None)
+            else:
+                log = open(os.path.join(tmp, f"{b}.log"), "w+", encoding="utf-8")
+                running[b] = (subprocess.Popen(cmd, env=env, stdout=log,
+                                               stderr=subprocess.STDOUT), log)
+        for b, (proc, log) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            codes[b] = proc.returncode
+            del running[b]
+            if log is not None:
+                log.seek(0)
+                print(f"== {b} ==\n{log.read()}", flush=True)
+                log.close()
+        if running:
+            time.sleep(0.2)
+    return codes
+
+
 def conformance(args) -> int:
-    from unifw_conformance import report
+    from unifw_conformance import registry, report, runner
 
     backends = _backends(args.backend)
     results, passed, failed = [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
+        # examples are drawn once, here, and shared by every backend's process
+        patterns = [p.strip() for p in args.op.split(",") if p.strip()]
+        runner.prepare_bank(runner.PROFILES[args.profile], registry.select(patterns),
+                            os.path.join(tmp, "examples.pickle"))
+        codes = _run_backends(args, backends, tmp)
         for b in backends:
-            r, p, f = _run_backend(args, b, backends, tmp)
+            r, p, f = _collect(b, codes[b], tmp)
             results += r
             passed += p
             failed += f

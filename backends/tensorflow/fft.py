@@ -157,14 +157,16 @@ def ifftn(x, /, *, s=None, axes=None, norm="backward"):
 def _rfft_unscaled(x, n, axis):
     x = _real(x)
     n = _check_length(_len(x, axis) if n is None else n)
-    y, inv = _to_end(x, [axis])
+    # crop/pad here: TF's RFFT gradient is wrong when fft_length differs from the input
+    y, inv = _to_end(_resize(x, n, axis), [axis])
     return _back(tf.signal.rfft(y, fft_length=[n]), inv), n
 
 
 def _irfft_tf(x, n, axis):
     x = _complex(x)
     n = _check_length(2 * (_len(x, axis) - 1) if n is None else n)
-    y, inv = _to_end(x, [axis])
+    # the n // 2 + 1 input bins, cropped/padded here (TF's IRFFT gradient assumes that size)
+    y, inv = _to_end(_resize(x, n // 2 + 1, axis), [axis])
     return _back(tf.signal.irfft(y, fft_length=[n]), inv), n
 
 

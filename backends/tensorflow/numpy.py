@@ -265,14 +265,33 @@ def atan2(x1, x2, /):
     return R.Atan2(y=x1, x=x2)
 
 
+def _stable_shift(m):
+    """``m`` held constant for gradients, and 0 where it is not finite."""
+    m = R.StopGradient(input=m)
+    return R.SelectV2(condition=R.IsFinite(x=m), t=m, e=_scalar(0, m.dtype))
+
+
 def hypot(x1, x2, /):
-    # scaled so that large inputs do not overflow, as C hypot
+    # scaled by the larger magnitude so that large inputs do not overflow (as C hypot); the
+    # scale is a constant for gradients, which stay x / hypot even where |x1| == |x2|
     a, b = R.Abs(x=x1), R.Abs(x=x2)
-    hi, lo = R.Maximum(x=a, y=b), R.Minimum(x=a, y=b)
-    ratio = R.DivNoNan(x=lo, y=hi)
-    r = R.Mul(x=hi, y=R.Sqrt(x=R.AddV2(x=_scalar(1, hi.dtype), y=R.Square(x=ratio))))
-    inf = R.LogicalOr(x=R.IsInf(x=a), y=R.IsInf(x=b))
+    s = _stable_shift(R.Maximum(x=a, y=b))
+    s = R.SelectV2(condition=R.Greater(x=s, y=_scalar(0, s.dtype)), t=s, e=_scalar(1, s.dtype))
+    r = R.Mul(x=s, y=R.Sqrt(x=R.AddV2(x=R.Square(x=R.RealDiv(x=x1, y=s)),
+                                       y=R.Square(x=R.RealDiv(x=x2, y=s)))))
+    inf = R.LogicalOr(x=R.IsInf(x=a), y=R.IsInf(x=b))  # hypot(inf, nan) is inf
     return R.SelectV2(condition=inf, t=_scalar(math.inf, r.dtype), e=r)
+
+
+def logaddexp(x1, x2, /):
+    # shift + log1p(exp(x1 - shift) + exp(x2 - shift) - 1) with the max as a constant shift:
+    # NumPy's precision, and exact gradients also at x1 == x2 (where max() has a kink)
+    shift = _stable_shift(R.Maximum(x=x1, y=x2))
+    a, b = R.Sub(x=x1, y=shift), R.Sub(x=x2, y=shift)
+    rest = R.SelectV2(condition=R.GreaterEqual(x=a, y=b),
+                      t=R.AddV2(x=R.Expm1(x=a), y=R.Exp(x=b)),
+                      e=R.AddV2(x=R.Exp(x=a), y=R.Expm1(x=b)))
+    return R.AddV2(x=shift, y=R.Log1p(x=rest))
 
 
 def _zero_with_sign_of(x):
@@ -678,7 +697,7 @@ def _as_list(shape):
 def matrix_transpose(x, /):
     nd = x.shape.rank
     if nd < 2:
-        raise IndexError(f"matrix_transpose: a {nd}-d input has no axis -2")
+        raise ValueError(f"matrix_transpose: a {nd}-d input has no axis -2")
     return R.Transpose(x=x, perm=_ints(list(range(nd - 2)) + [nd - 1, nd - 2]))
 
 
@@ -800,7 +819,7 @@ def tensordot(x1, x2, /, *, axes=2):
                                   axes=axes), DstT=d)
     n1, n2 = x1.shape.rank, x2.shape.rank
     if isinstance(axes, int):
-        if not 0 <= axes <= min(n1, n2):
+        if not 0 <= axes <= builtins.min(n1, n2):
             raise ValueError(f"tensordot: axes={axes} for inputs of {n1} and {n2} dims")
         a1, a2 = list(range(n1 - axes, n1)), list(range(axes))
     else:

@@ -382,6 +382,15 @@ def test_float_division_follows_python_and_numpy():
         np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
+def test_logaddexp_is_precise_at_extremes():
+    a = np.array([0.0, 1000.0, -np.inf, np.inf, -np.inf, 1e-30, np.nan, -50.0])
+    b = np.array([0.0, -1000.0, -np.inf, np.inf, 3.0, -1e-30, 1.0, -80.0])
+    with np.errstate(invalid="ignore"):
+        expected = np.logaddexp(a, b)
+    np.testing.assert_allclose(uf.logaddexp(uf.asarray(a), uf.asarray(b)).numpy(), expected,
+                               rtol=1e-15)
+
+
 def test_special_values_tf_gets_wrong():
     np.testing.assert_array_equal(uf.hypot(uf.asarray([1e300, np.inf], dtype=uf.float64),
                                            uf.asarray([1e300, np.nan], dtype=uf.float64)).numpy(),
@@ -635,7 +644,8 @@ def _torch_grads(fn, *arrays):
 @needs_torch
 @pytest.mark.parametrize("name", ["grouped_conv", "dilated_conv", "depthwise_conv",
                                   "conv_transpose", "max_pool", "avg_pool", "batch_norm",
-                                  "embedding_padding", "pad_replicate", "attention"])
+                                  "embedding_padding", "pad_replicate", "attention",
+                                  "rfft_cropped", "irfft_padded", "logaddexp_tie", "hypot_tie"])
 def test_float64_gradients_match_torch(name):
     # TF's CPU kernels lack float64 gradients for grouped and dilated convolutions: the
     # backend decomposes them, and the gradients must still be exact
@@ -670,6 +680,17 @@ def test_float64_gradients_match_torch(name):
                       lambda q, k, v: F_torch.scaled_dot_product_attention(q, k, v,
                                                                            is_causal=True),
                       (rand(2, 3, 4, seed=37), rand(2, 5, 4, seed=38), rand(2, 5, 3, seed=39))),
+        # TF's RFFT/IRFFT gradients are wrong when fft_length differs from the input length
+        "rfft_cropped": (lambda x: uf.real(uf.fft.rfft(x, n=4)) + uf.imag(uf.fft.rfft(x, n=4)),
+                         lambda x: torch.fft.rfft(x, n=4).real + torch.fft.rfft(x, n=4).imag,
+                         (rand(2, 7, seed=40),)),
+        "irfft_padded": (lambda x: uf.fft.irfft(x, n=12, norm="ortho"),
+                         lambda x: torch.fft.irfft(x, n=12, norm="ortho"), (rand(2, 5, seed=41),)),
+        # TF's maximum() sends the whole gradient of a tie to its first input
+        "logaddexp_tie": (uf.logaddexp, torch.logaddexp, (np.array([0.5, -1.0, 3.0]),
+                                                           np.array([0.5, 2.0, 3.0]))),
+        "hypot_tie": (uf.hypot, torch.hypot, (np.array([0.5, -1.0, 3.0]),
+                                              np.array([-0.5, 2.0, 3.0]))),
     }
     ours, theirs, arrays = cases[name]
     for g, e in zip(_tape_grads(ours, *arrays), _torch_grads(theirs, *arrays)):

@@ -94,9 +94,6 @@ class Optimizer:
     """
 
     def __init__(self, params, defaults: dict):
-        lr = defaults.get("lr")
-        if not isinstance(lr, LRSchedule):
-            _check(lr is not None and lr >= 0.0, f"invalid learning rate {lr!r}")
         self.defaults = dict(defaults)
         self.param_groups: list[ParamGroup] = []
         self._params: list = []          # all parameters, in group order
@@ -122,6 +119,9 @@ class Optimizer:
         if unknown:
             raise ValueError(f"unknown option(s) {sorted(unknown)} for {type(self).__name__}; "
                              f"valid: {sorted(self.defaults)}")
+        lr = options["lr"]
+        if not isinstance(lr, LRSchedule):
+            _check(isinstance(lr, numbers.Real) and lr >= 0.0, f"invalid learning rate {lr!r}")
         seen = {id(p) for p in self._params}
         group = ParamGroup({"params": [p for _, p in named], **options}, self)
         items = []
@@ -142,7 +142,6 @@ class Optimizer:
             self._names.append(name)
             self._slots_of.append(slots)
             items.append((index, p, slots))
-        lr = options["lr"]
         if not isinstance(lr, LRSchedule):
             group._lr_var = new_buffer(named[0][1], float(lr), _dtypes.float64, "lr")
             dict.__setitem__(group, "lr", float(lr))

@@ -123,8 +123,7 @@ class LRSchedule:
     def value(self, step, base=None):
         """Learning rate at ``step`` for base learning rate ``base`` (default ``base_lr``)."""
         if isinstance(step, Tensor):
-            if step.dtype.kind not in "iu":
-                step = step.astype(_dtypes.int64)
+            step = plain(step) if step.dtype.kind in "iu" else step.astype(_dtypes.int64)
             out = self._lr(_TensorMath, step, base)
             return out if isinstance(out, Tensor) else step.astype(_dtypes.float64) * 0 + out
         return float(self._lr(_HostMath, int(step), base))
