@@ -163,7 +163,31 @@ def _builders(backend, name, data, mode, device, impls) -> dict:
             return mod.build(name, data, mode, device)
         return build
 
-    return {impl: builder(impl) for impl in impls}
+    builders = {impl: builder(impl) for impl in impls}
+    if backend == "torch" and "keras" in builders:
+        builders["keras"] = _with_dynamo_default(builders["keras"])
+    return builders
+
+
+def _with_dynamo_default(build):
+    """unifw's torch backend sets ``torch._dynamo.config.trace_autograd_ops = True`` for the
+    whole process; with it, Keras' ``torch.compile``d train step fails from its second call
+    (and leaves Dynamo broken for later compiles). Give Keras' calls Dynamo's default."""
+    def build_isolated():
+        import torch._dynamo
+
+        cfg = torch._dynamo.config
+        step = build()
+
+        def step_isolated():
+            flag = cfg.trace_autograd_ops
+            cfg.trace_autograd_ops = False
+            try:
+                return step()
+            finally:
+                cfg.trace_autograd_ops = flag
+        return step_isolated
+    return build_isolated
 
 
 def run_workloads(backend, device, workloads, modes, impls, settings) -> list:
