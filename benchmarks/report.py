@@ -152,11 +152,14 @@ def _versions_line(res: dict) -> str:
 
 def markdown(data: dict, kind: str, chart: str | None) -> str:
     m = data.get("machine", {})
+    backends = data.get("backends", {})
+    clocks = {res.get("clock") for res in backends.values() if res.get("clock")}
+    clock = {"cpu": "process CPU time", "wall": "wall time"}.get(
+        clocks.pop() if len(clocks) == 1 else None, "mixed clocks")
     lines = [f"Machine: {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores"
              + (f", GPU {m['gpu']}" if m.get("gpu") else "")
              + f"; workers pinned to core {m.get('pinned_core')} with 1 intra-op thread; "
-             f"{m.get('platform', '')}; run {m.get('date', '?')}.", ""]
-    backends = data.get("backends", {})
+             f"{m.get('platform', '')}; run {m.get('date', '?')}. Times are {clock}.", ""]
     for b, res in backends.items():
         lines.append(f"- **{b}**: " + (res.get("skipped") or res.get("error")
                                         or _versions_line(res)))
@@ -200,14 +203,15 @@ def _compile_table(backends):
         for row in res.get("rows", []):
             if row["mode"] == "eager":
                 continue
-            fc = {k: row.get(k, {}).get("first_call") for k in IMPLS}
+            fc = {k: row.get(k, {}).get("compile") for k in IMPLS}
             r = fc["unifw"] / fc["native"] if fc["unifw"] and fc["native"] else None
             rows.append(f"| {b} | {WORKLOADS[row['workload']].title.split(',')[0]} | "
                         f"{row['mode']} | {_fmt(fc['unifw'], 1)} | {_fmt(fc['native'], 1)} | "
                         f"{_fmt(fc['keras'], 1)} | {_ratio_cell(r)} |")
     if not rows:
         return []
-    return ["#### (g) First call (trace + compile + one step), seconds", "",
+    return ["#### (g) Tracing and compilation: time of the warm-up calls beyond as many "
+            "steady-state steps, seconds", "",
             "| backend | workload | mode | unifw | native | Keras 3 | unifw/native |",
             "|---|---|---|---|---|---|---|", *rows, ""]
 

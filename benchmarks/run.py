@@ -71,6 +71,8 @@ def run_backend(backend: str, args, cpu) -> dict:
         if args.quick:
             cmd.append("--quick")
         cmd += ["--impls", args.impls]
+        if args.clock:
+            cmd += ["--clock", args.clock]
         if args.no_overhead:
             cmd.append("--no-overhead")
         print(f"== {backend}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
@@ -79,7 +81,8 @@ def run_backend(backend: str, args, cpu) -> dict:
             return {"backend": backend, "error": f"worker exited with status {p.returncode}"}
         result = json.loads(out.read_text())
     if not args.gpu and not args.skip_startup and "skipped" not in result:
-        result["startup"] = startup.measure(backend, env, cpu, 1 if args.quick else 5)
+        result["startup"] = startup.measure(backend, env, cpu, 1 if args.quick else 5,
+                                            args.clock or "cpu")
     return result
 
 
@@ -94,6 +97,9 @@ def parse_args(argv=None):
                     help="comma-separated subset of eager,compiled,xla (xla: TensorFlow only)")
     ap.add_argument("--impls", default="unifw,native,keras",
                     help="comma-separated subset of unifw,native,keras")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default=None,
+                    help="clock reported: process CPU time (default on CPU) or wall time "
+                    "(default with --gpu)")
     ap.add_argument("--gpu", action="store_true",
                     help="run on the GPU (skips cleanly on a backend that sees none)")
     ap.add_argument("--quick", action="store_true", help="smoke run: very few steps")

@@ -1,6 +1,7 @@
 """(f) Start-up: ``import unifw`` + selecting a backend + a first op, against importing
 the framework alone (and Keras 3), each in a fresh pinned interpreter. Interpreter
-start-up itself is excluded: the clock starts inside the child before the import."""
+start-up itself is excluded: the clocks (wall and process CPU time) start inside the
+child before the import."""
 from __future__ import annotations
 
 import os
@@ -27,11 +28,11 @@ def _snippets(backend: str) -> dict:
 
 def _child_source(body: str, cpu) -> str:
     pin = f"import os; os.sched_setaffinity(0, {{{cpu}}})\n" if cpu is not None else ""
-    return (f"{pin}import time\n_t0 = time.perf_counter()\n{body}\n"
-            "print('STARTUP_SECONDS', time.perf_counter() - _t0)\n")
+    return (f"{pin}import time\n_w0, _c0 = time.perf_counter(), time.process_time()\n{body}\n"
+            "print('STARTUP_SECONDS', time.perf_counter() - _w0, time.process_time() - _c0)\n")
 
 
-def measure(backend: str, env: dict, cpu, repeats: int) -> dict:
+def measure(backend: str, env: dict, cpu, repeats: int, clock: str = "cpu") -> dict:
     """``{impl: {"median", "min", "max", "n"} or {"error"}}`` over ``repeats`` fresh processes,
     the implementations alternating."""
     import statistics
@@ -52,7 +53,8 @@ def measure(backend: str, env: dict, cpu, repeats: int) -> dict:
                 tail = (p.stderr.strip().splitlines() or ["?"])[-1]
                 errors[name] = f"exit {p.returncode}: {tail[:200]}"
                 continue
-            times[name].append(float(line[0].split()[1]))
+            wall, cpu_time = (float(v) for v in line[0].split()[1:3])
+            times[name].append(cpu_time if clock == "cpu" else wall)
     out = {}
     for name, t in times.items():
         if name in errors:

@@ -1,10 +1,17 @@
 """Timing method shared by all benchmarks.
 
-Each implementation is warmed up (its first call, which includes any tracing and
-compilation, is timed separately), then all implementations are timed in
-alternating blocks (the order rotates from block to block) so that drift in the
-machine's speed hits them all equally. Every timed call forces its result to
-complete (the step returns a host float). Reported: median, min and max.
+Each implementation is warmed up first: its first calls are timed separately, and
+the time they took beyond that many steady-state steps is its tracing and
+compilation cost (this also catches frameworks that compile on the second call).
+Then all implementations are timed in alternating blocks (the order rotates from
+block to block) so that drift in the machine's speed hits them all equally.
+Every timed call forces its result to complete (the step returns a host float).
+
+Two clocks are read around every timed call: wall time and the CPU time of the
+whole process (all its threads). Pinned to one core with one compute thread, CPU
+time equals wall time on an idle machine, and unlike wall time it does not count
+the time other processes hold the core; ``Settings.clock`` picks the one reported
+(CPU time on CPU runs, wall time on GPU runs, where device time is not CPU time).
 """
 from __future__ import annotations
 
@@ -14,42 +21,61 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-_clock = time.perf_counter
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass
 class Settings:
-    warmup: int = 5            # calls after the first, untimed
-    blocks: int = 7            # alternating blocks
+    warmup: int = 5             # calls after the first, untimed
+    blocks: int = 7             # alternating blocks
     block_seconds: float = 0.4  # aim for this much time per implementation per block
-    min_steps: int = 3         # per block
-    max_steps: int = 200       # per block
+    min_steps: int = 3          # per block
+    max_steps: int = 200        # per block
+    clock: str = "cpu"          # the clock reported: "cpu" or "wall"
 
     @classmethod
-    def quick(cls) -> "Settings":
-        return cls(warmup=1, blocks=2, block_seconds=0.02, min_steps=2, max_steps=3)
+    def quick(cls, clock: str = "cpu") -> "Settings":
+        return cls(warmup=1, blocks=2, block_seconds=0.02, min_steps=2, max_steps=3,
+                   clock=clock)
+
+
+def _stats(t: list) -> dict:
+    return {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t)}
 
 
 @dataclass
 class Result:
-    """Timings of one implementation (seconds)."""
+    """Timings of one implementation, seconds, per clock."""
 
-    times: list = field(default_factory=list)
-    first_call: float | None = None
+    times: dict = field(default_factory=lambda: {"wall": [], "cpu": []})
+    warmup: dict = field(default_factory=lambda: {"wall": [], "cpu": []})
     losses: list = field(default_factory=list)   # the first few step losses
     error: str | None = None
 
-    def summary(self) -> dict:
-        if self.error is not None:
-            return {"error": self.error}
-        t = self.times
-        return {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t),
-                "first_call": self.first_call, "losses": self.losses}
+    def summary(self, clock: str) -> dict:
+        if self.error is not None or not self.times[clock]:
+            return {"error": self.error or "no timed steps"}
+        out = {**_stats(self.times[clock]), "clock": clock, "losses": self.losses,
+               "other_clock": {c: _stats(v) for c, v in self.times.items() if c != clock and v}}
+        warm = self.warmup[clock]
+        if warm:
+            out["first_call"] = warm[0]
+            out["compile"] = max(0.0, sum(warm) - len(warm) * out["median"])
+        return out
 
 
 def _describe(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {msg[0][:200] if msg else ''}"
+
+
+def _timed(fn, into: dict):
+    w0, c0 = time.perf_counter(), time.process_time()
+    r = fn()
+    c1, w1 = time.process_time(), time.perf_counter()
+    into["wall"].append(w1 - w0)
+    into["cpu"].append(c1 - c0)
+    return r
 
 
 def time_steps(builders: dict, settings: Settings, n_losses: int = 3) -> dict:
@@ -64,20 +90,14 @@ def time_steps(builders: dict, settings: Settings, n_losses: int = 3) -> dict:
         res = results[name] = Result()
         try:
             step = build()
-            t0 = _clock()
-            res.losses.append(step())
-            res.first_call = _clock() - t0
-            warm = []
-            for i in range(max(settings.warmup, n_losses - 1)):
-                t0 = _clock()
-                loss = step()
-                warm.append(_clock() - t0)
+            for _ in range(1 + max(settings.warmup, n_losses - 1)):
+                loss = _timed(step, res.warmup)
                 if len(res.losses) < n_losses:
                     res.losses.append(loss)
         except Exception as exc:  # report and carry on with the other implementations
             res.error = _describe(exc)
             continue
-        est = statistics.median(warm) if warm else res.first_call
+        est = statistics.median(res.warmup[settings.clock][1:])
         n = settings.block_seconds / max(est, 1e-9)
         steps[name] = (step, int(min(settings.max_steps, max(settings.min_steps, math.ceil(n)))))
 
@@ -86,13 +106,10 @@ def time_steps(builders: dict, settings: Settings, n_losses: int = 3) -> dict:
         rot = order[b % len(order):] + order[:b % len(order)] if order else []
         for name in rot:
             step, n = steps[name]
-            times = results[name].times
             gc.collect()
             try:
                 for _ in range(n):
-                    t0 = _clock()
-                    step()
-                    times.append(_clock() - t0)
+                    _timed(step, results[name].times)
             except Exception as exc:
                 results[name].error = _describe(exc)
                 order.remove(name)
@@ -114,7 +131,8 @@ def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
         rot = order[b % len(order):] + order[:b % len(order)] if order else []
         for name in rot:
             gc.collect()
-            t0 = _clock()
-            sync[name](loops[name](calls))
-            results[name].times.append((_clock() - t0) / calls)
+            sample = {"wall": [], "cpu": []}
+            _timed(lambda: sync[name](loops[name](calls)), sample)
+            for c in sample:
+                results[name].times[c].append(sample[c][0] / calls)
     return results

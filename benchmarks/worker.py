@@ -146,7 +146,7 @@ def run_overhead(backend: str, device: str, impls, settings, calls: int) -> list
             except Exception as exc:
                 loops["keras"] = _raiser(exc)
         res = time_loops(loops, {k: sync[k] for k in loops}, settings, calls)
-        rows.append({"op": op_name, **{k: v.summary() for k, v in res.items()}})
+        rows.append({"op": op_name, **{k: v.summary(settings.clock) for k, v in res.items()}})
     return rows
 
 
@@ -199,12 +199,11 @@ def run_workloads(backend, device, workloads, modes, impls, settings) -> list:
         data = W.make_data(name)
         for mode in modes:
             res = time_steps(_builders(backend, name, data, mode, device, impls), settings)
-            rows.append({"workload": name, "mode": mode,
-                         **{k: v.summary() for k, v in res.items()}})
+            summary = {k: v.summary(settings.clock) for k, v in res.items()}
+            rows.append({"workload": name, "mode": mode, **summary})
             print(f"[{backend}] {name:12s} {mode:8s} " + "  ".join(
-                f"{k}={v.summary()['median'] * 1e3:.3f}ms" if v.error is None
-                else f"{k}=ERR({v.error[:80]})" for k, v in res.items()),
-                file=sys.stderr, flush=True)
+                f"{k}={s['median'] * 1e3:.3f}ms" if "median" in s else f"{k}=ERR({s['error'][:80]})"
+                for k, s in summary.items()), file=sys.stderr, flush=True)
     return rows
 
 
@@ -238,6 +237,8 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="eager,compiled,xla")
     ap.add_argument("--impls", default="unifw,native,keras")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default=None,
+                    help="clock reported (default: cpu on CPU, wall on GPU)")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU core")
     ap.add_argument("--json-out", required=True)
@@ -247,10 +248,11 @@ def main(argv=None) -> int:
 
     from .timing import Settings
 
-    settings = Settings.quick() if args.quick else Settings()
+    clock = args.clock or ("wall" if args.device == "gpu" else "cpu")
+    settings = Settings.quick(clock) if args.quick else Settings(clock=clock)
     backend = args.backend
     fw_version = _configure_framework(backend, args.device == "gpu")
-    out = {"backend": backend, "device": args.device, "cpu": args.cpu}
+    out = {"backend": backend, "device": args.device, "cpu": args.cpu, "clock": clock}
     device = "cpu"
     if args.device == "gpu":
         if not gpu_present(backend):

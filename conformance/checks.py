@@ -450,7 +450,11 @@ def check_errors(entry: Entry, target: Target):
         except Unavailable:
             continue
         ran += 1
-        _expect_error(entry, target, bad, args, kwargs)
+        try:
+            _expect_error(entry, target, bad, args, kwargs)
+        except WrongError as e:
+            e.example = f"{bad.what}: {Case(bad.args, bad.kwargs)!r}"
+            raise
     if not ran:
         raise Unavailable("no registered bad input can be built here")
 

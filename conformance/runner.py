@@ -414,7 +414,9 @@ def _execute(cell: Cell, entry: Entry, profile: Profile):
         except Unavailable:
             raise
         except Exception as e:  # noqa: BLE001
-            raise _Failure(_describe(cell, e), "registered bad inputs") from e
+            example = getattr(e, "example", "")
+            raise _Failure(_describe(cell, e) + (f"\nfailing bad input: {example}" if example
+                                                 else ""), example) from e
         return
     grad = cell.check == "grad"
     if grad:

@@ -61,7 +61,8 @@ def test_quick_run_produces_timings(quick_run):
         s = row[impl]
         assert "error" not in s, s
         assert s["n"] >= 2 and 0 < s["min"] <= s["median"] <= s["max"]
-        assert s["first_call"] > 0 and len(s["losses"]) == 3
+        assert s["first_call"] > 0 and s["compile"] >= 0 and len(s["losses"]) == 3
+        assert s["clock"] == "cpu" and s["other_clock"]["wall"]["n"] == s["n"]
 
 
 def test_unifw_and_native_compute_the_same_losses(quick_run):

@@ -88,7 +88,8 @@ def softplus(x, /, beta=1.0, threshold=20.0):
 def _along(op, x, dim):
     nd = x.shape.rank
     if nd == 0:
-        return R.Reshape(tensor=op(logits=R.Reshape(tensor=x, shape=[1])), shape=[])
+        return R.Reshape(tensor=op(logits=R.Reshape(tensor=x, shape=_ints((1,)))),
+                         shape=_ints(()))
     if dim is None:
         dim = -1
     if dim % nd == nd - 1:
@@ -243,7 +244,7 @@ def conv2d(x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1):
     def run(x4):
         _check_groups(x4.shape[1], weight.shape[1], weight.shape[0], groups, "conv2d")
         xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
-        wh = R.Transpose(x=weight, perm=[2, 3, 1, 0])  # (O, I/g, kh, kw) -> HWIO
+        wh = R.Transpose(x=weight, perm=_ints((2, 3, 1, 0)))  # (O, I/g, kh, kw) -> HWIO
         y = _conv2d_nhwc(xh, wh, stride, pads, dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
@@ -268,9 +269,9 @@ def _stuff_zeros(xh, stride):
     if sh == sw == 1:
         return xh
     n, h, w, c = (_dim(xh, i) for i in range(4))
-    y = R.Reshape(tensor=xh, shape=[n, h, 1, w, 1, c])
+    y = R.Reshape(tensor=xh, shape=_ints([n, h, 1, w, 1, c]))
     y = tf.pad(y, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]])
-    y = R.Reshape(tensor=y, shape=[n, h * sh, w * sw, c])
+    y = R.Reshape(tensor=y, shape=_ints([n, h * sh, w * sw, c]))
     return y[:, :(h - 1) * sh + 1, :(w - 1) * sw + 1, :]
 
 
@@ -307,10 +308,10 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         edge = [(d * (k - 1) - p, d * (k - 1) - p + op)
                 for k, d, p, op in zip(kernel, dilation, padding, out_pad)]
         xs = _pad_or_crop(_stuff_zeros(xh, stride), edge)
-        w = R.Reshape(tensor=weight, shape=[groups, c_in // groups, c_out_g, kh, kw])
-        w = R.Transpose(x=w, perm=[3, 4, 1, 0, 2])  # (kh, kw, I/g, g, O/g)
-        w = R.Reshape(tensor=w, shape=[kh, kw, c_in // groups, groups * c_out_g])
-        w = R.ReverseV2(tensor=w, axis=[0, 1])
+        w = R.Reshape(tensor=weight, shape=_ints([groups, c_in // groups, c_out_g, kh, kw]))
+        w = R.Transpose(x=w, perm=_ints((3, 4, 1, 0, 2)))  # (kh, kw, I/g, g, O/g)
+        w = R.Reshape(tensor=w, shape=_ints([kh, kw, c_in // groups, groups * c_out_g]))
+        w = R.ReverseV2(tensor=w, axis=_ints((0, 1)))
         y = _conv2d_nhwc(xs, w, (1, 1), [(0, 0), (0, 0)], dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
@@ -334,7 +335,9 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 def _pool_geometry(x4, kernel_size, stride, padding, dilation, ceil_mode):
     k = _pair(kernel_size, "kernel_size")
-    s = _pair(stride if stride not in (None, ()) and stride != [] else kernel_size, "stride")
+    # torch: no stride (None or an empty list) means the kernel size
+    s = _pair(kernel_size if stride is None or stride == () or stride == [] else stride,
+              "stride")
     p = _pair(padding, "padding")
     d = _pair(dilation, "dilation")
     for ki, pi, di in zip(k, p, d):
@@ -416,7 +419,7 @@ def adaptive_avg_pool2d(x, /, output_size):
         oh, ow = h if oh is None else oh, w if ow is None else ow
         if h % oh == 0 and w % ow == 0:  # equal bins: a reshape and a mean
             n, c = _dim(x4, 0), _dim(x4, 1)
-            y = R.Reshape(tensor=x4, shape=[n, c, oh, h // oh, ow, w // ow])
+            y = R.Reshape(tensor=x4, shape=_ints([n, c, oh, h // oh, ow, w // ow]))
             return R.Mean(input=y, axis=_ints((3, 5)), keep_dims=False)
         ph = _adaptive_matrix(h, oh, x4.dtype)
         pw = _adaptive_matrix(w, ow, x4.dtype)
