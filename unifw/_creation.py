@@ -21,6 +21,10 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
     """
     b = active()
     if isinstance(obj, Tensor):
+        from .variable import Variable
+
+        if isinstance(obj, Variable):  # a value, not the mutable storage
+            obj = obj.value
         if obj._b is not b:
             raise BackendMismatchError(
                 f"asarray: a {obj._b.name} tensor cannot become a {b.name} tensor implicitly; "

@@ -423,7 +423,7 @@ for _spec in OPS.values():
 
 # ---------------------------------------------------------------- indexing
 def _unwrap_key(b, key, x):
-    if type(key) is Tensor:
+    if isinstance(key, Tensor):
         return unwrap_in(b, key, "index", "getitem")
     if isinstance(key, tuple):
         return tuple(_unwrap_key(b, k, x) for k in key)

@@ -561,23 +561,26 @@ def _truth(p, what):
 def fori_loop(lower, upper, body_fn, init_val):
     """``val = init_val; for i in range(lower, upper): val = body_fn(i, val)``, compilable.
 
-    With Python int bounds the loop has a static trip count and is differentiable
-    in reverse mode everywhere (it runs as a :func:`scan`); with tensor bounds it is a
-    :func:`while_loop`. ``i`` is an int64 tensor (a Python int when eager with
-    int bounds).
+    ``i`` is an int64 scalar tensor, eagerly and compiled alike (convert it with
+    ``astype`` to combine it with floats). With Python int bounds the loop has a
+    static trip count and is differentiable in reverse mode everywhere (it runs as
+    a :func:`scan`); with tensor bounds it is a :func:`while_loop`.
     """
+    from ._creation import asarray
+    from ._dispatch import FUNCS
+
     if isinstance(lower, int) and isinstance(upper, int):
         b = _backend_of(init_val)
         init, _ = _tree_natives(init_val, b, "fori_loop")
+        with _backend_scope(b):
+            idx = FUNCS["arange"](lower, upper, dtype="int64") if upper > lower else None
+        if idx is None:
+            return init_val
         if not (_traced(b, init) or _compiling(b)) or not hasattr(b, "scan"):
             val = init_val
-            for i in range(lower, upper):
-                val = body_fn(i, val)
+            for i in range(upper - lower):
+                val = body_fn(idx[i], val)
             return val
-        from ._dispatch import FUNCS
-
-        with _backend_scope(b):
-            idx = FUNCS["arange"](lower, upper, dtype="int64")
 
         def step(val, i):
             return body_fn(i, val), None
@@ -585,8 +588,6 @@ def fori_loop(lower, upper, body_fn, init_val):
         val, _ = scan(step, init_val, idx)
         return val
     b = _backend_of(init_val, lower, upper)
-    from ._creation import asarray
-
     with _backend_scope(b):
         lo = lower if isinstance(lower, Tensor) else asarray(lower, dtype="int64")
         hi = upper if isinstance(upper, Tensor) else asarray(upper, dtype="int64")

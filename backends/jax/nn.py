@@ -197,8 +197,18 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
     x, unbatched = _batched(x, 2, "max_pool2d")
     k, s, p, d, ext = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode)
     pads = ((0, 0), (0, 0)) + tuple((pi, pi + extra) for pi, (_, extra) in zip(p, ext))
-    out = lax.reduce_window(x, jnp.array(-jnp.inf, x.dtype), lax.max, (1, 1) + k, (1, 1) + s,
-                            pads, window_dilation=(1, 1) + d)
+    # a concrete (NumPy) init value lets JAX pick its differentiable max-pool primitive
+    low = np.array(-np.inf, x.dtype)
+    if d == (1, 1):
+        out = lax.reduce_window(x, low, lax.max, (1, 1) + k, (1, 1) + s, pads)
+    else:  # JAX has no gradient for dilated reduce_window: take the max of strided slices
+        xp = lax.pad(x, low, [(lo, hi, 0) for lo, hi in pads])
+        (oh, _), (ow, _) = ext
+        taps = [lax.slice(xp, (0, 0, i * d[0], j * d[1]),
+                          (xp.shape[0], xp.shape[1], i * d[0] + (oh - 1) * s[0] + 1,
+                           j * d[1] + (ow - 1) * s[1] + 1), (1, 1) + s)
+                for i in range(k[0]) for j in range(k[1])]
+        out = jnp.max(jnp.stack(taps), axis=0)
     return out[0] if unbatched else out
 
 
@@ -215,7 +225,7 @@ def avg_pool2d(x, /, kernel_size, stride=None, padding=0, ceil_mode=False,
     x, unbatched = _batched(x, 2, "avg_pool2d")
     k, s, p, _, ext = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode)
     pads = ((0, 0), (0, 0)) + tuple((pi, pi + extra) for pi, (_, extra) in zip(p, ext))
-    sums = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, (1, 1) + k, (1, 1) + s, pads)
+    sums = lax.reduce_window(x, np.array(0, x.dtype), lax.add, (1, 1) + k, (1, 1) + s, pads)
     rows, cols = (_avg_divisor(n, ki, si, pi, o, count_include_pad)
                   for n, ki, si, pi, (o, _) in zip(x.shape[-2:], k, s, p, ext))
     out = sums / np.outer(rows, cols).astype(x.dtype)
@@ -360,7 +370,7 @@ def pad(x, pad, /, mode="constant", value=0.0):
     m = len(pad) // 2
     widths = [(0, 0)] * (x.ndim - m) + [(pad[2 * i], pad[2 * i + 1]) for i in reversed(range(m))]
     if mode == "constant":
-        return lax.pad(x, jnp.asarray(value, x.dtype), [(lo, hi, 0) for lo, hi in widths])
+        return lax.pad(x, np.array(value).astype(x.dtype), [(lo, hi, 0) for lo, hi in widths])
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be constant, reflect, replicate or circular, "
                          f"got {mode!r}")

@@ -11,6 +11,7 @@ import builtins
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from unifw.errors import DTypeError, TracingError
 
@@ -35,7 +36,7 @@ conj, real, imag = jnp.conj, jnp.real, jnp.imag
 logical_not, bitwise_invert = jnp.logical_not, jnp.bitwise_invert
 add, subtract, multiply, divide = jnp.add, jnp.subtract, jnp.multiply, jnp.divide
 maximum, minimum, atan2 = jnp.maximum, jnp.minimum, jnp.atan2
-hypot, logaddexp, copysign = jnp.hypot, jnp.logaddexp, jnp.copysign
+logaddexp, copysign = jnp.logaddexp, jnp.copysign
 equal, not_equal, less, less_equal = jnp.equal, jnp.not_equal, jnp.less, jnp.less_equal
 greater, greater_equal = jnp.greater, jnp.greater_equal
 logical_and, logical_or, logical_xor = jnp.logical_and, jnp.logical_or, jnp.logical_xor
@@ -49,6 +50,16 @@ def pow(x1, x2, /):
         # JAX computes `scalar ** 0-d integer array` in int64; keep the array's dtype
         x1 = jnp.asarray(x1, dtype=jnp.result_type(x1, x2))
     return jnp.pow(x1, x2)
+
+
+def hypot(x1, x2, /):
+    """sqrt(x1**2 + x2**2) without overflow; the scale is a constant to autodiff, so every
+    derivative order is exact (jnp.hypot's max/min swap breaks the second derivative)."""
+    a, b = jnp.abs(x1), jnp.abs(x2)
+    scale = lax.stop_gradient(jnp.maximum(a, b))
+    scale = jnp.where((scale == 0) | ~jnp.isfinite(scale), 1, scale)
+    r = scale * jnp.sqrt(jnp.square(a / scale) + jnp.square(b / scale))
+    return jnp.where(jnp.isinf(a) | jnp.isinf(b), jnp.inf, r)
 
 
 def remainder(x1, x2, /):

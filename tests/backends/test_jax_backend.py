@@ -521,6 +521,16 @@ def test_jax_gradients_follow_pytorch_conventions(on_jax):
     xt = torch.from_numpy(x).requires_grad_()
     torch.nn.functional.leaky_relu(xt, 0.1).sum().backward()
     np.testing.assert_allclose(g.numpy(), xt.grad.numpy())  # slope at exactly 0, as torch
+    img = rand(1, 2, 7, 8, seed=29)
+    for dilation in (1, 2):  # JAX has no gradient for dilated windows: another code path
+
+        def pooled(t, dilation=dilation):
+            return uf.sum(F.max_pool2d(t, 3, 2, 1, dilation, True) ** 2)
+
+        g = uf.function(uf.grad(pooled))(uf.asarray(img))
+        it = torch.from_numpy(img).requires_grad_()
+        (torch.nn.functional.max_pool2d(it, 3, 2, 1, dilation, True) ** 2).sum().backward()
+        np.testing.assert_allclose(g.numpy(), it.grad.numpy(), rtol=1e-6)
 
 
 def _attention_oracle(q, k, v, mask=None, causal=False, scale=None):

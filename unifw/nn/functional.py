@@ -6,6 +6,7 @@ normalised output and does not update ``running_mean``/``running_var`` in place
 (the ``nn.BatchNorm`` modules update their buffers).
 """
 from unifw._dispatch import FUNCS as _F
+from unifw.errors import ShapeError as _ShapeError
 
 for _k, _v in _F.items():
     if _k.startswith("nn."):
@@ -43,7 +44,7 @@ def _weighted_reduce(loss, weight, reduction, mean_by_weight):
     if weight is None:
         return _reduce(loss, reduction)
     if tuple(weight.shape) != tuple(loss.shape):
-        raise ValueError("Weights and input must have the same size.")
+        raise _ShapeError("Weights and input must have the same size.")
     loss = loss * weight
     if reduction == "mean" and mean_by_weight:
         return _F["sum"](loss) / _F["sum"](weight)
@@ -152,7 +153,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     wb = _broadcast_weight(weight, input, class_dim) if weight is not None else None
     if target.dtype.kind == "f":  # class probabilities
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"probability targets must have the input's shape {input.shape}, "
+            raise _ShapeError(f"probability targets must have the input's shape {input.shape}, "
                              f"got {target.shape}")
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
@@ -181,7 +182,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     clamped at -100 as in PyTorch."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"Using a target size ({target.shape}) that is different to the "
+        raise _ShapeError(f"Using a target size ({target.shape}) that is different to the "
                          f"input size ({input.shape}) is deprecated. Please ensure they have "
                          "the same size.")
     log_x = _F["maximum"](_F["log"](input), -100.0)
@@ -198,7 +199,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     ``pos_weight`` multiplies the positive term (broadcast along the last axis)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+        raise _ShapeError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
     # log(1 + exp(-x)) computed without overflow
     softplus_neg = _F["log1p"](_F["exp"](-_F["abs"](input))) + _F["maximum"](-input, 0.0)
@@ -223,7 +224,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if unbatched:
         input, target = input[None], _F["reshape"](target, (1,))
     if input.ndim != 2:
-        raise ValueError(f"multi_margin_loss: expected a 1-D or 2-D input, got {input.shape}")
+        raise _ShapeError(f"multi_margin_loss: expected a 1-D or 2-D input, got {input.shape}")
     n_classes = input.shape[1]
     idx = target[:, None]
     x_y = _F["take_along_axis"](input, idx, axis=1)
