@@ -127,11 +127,17 @@ def main(argv=None) -> int:
     doc = args.doc or (None if args.quick else ROOT / "docs" / "benchmarks.md")
     merged = report.load(results_path)
     merged["machine"] = report.machine_info(cpu, gpu=args.gpu)
+    ran = []
     for b in backends:
         res = run_backend(b, args, cpu)
-        if "skipped" in res:
+        if "skipped" in res:  # keep what an earlier run on a machine with a GPU measured
             print(f"== {b}: skipped ({res['skipped']})", file=sys.stderr)
+            continue
         report.merge_backend(merged, b, res)
+        ran.append(b)
+    if not ran:
+        print("nothing ran: results and documentation left unchanged", file=sys.stderr)
+        return 0
     report.save(results_path, merged)
     if doc is not None and not args.no_doc:
         png = doc.with_name(f"benchmarks_{kind}.png")

@@ -280,7 +280,9 @@ class Function:
                 f"uf.function {self.__name__!r} has been traced {self.trace_count} times. "
                 "Each new argument signature (tensor shapes/dtypes, Python scalar values, "
                 "static arguments, Module identity or train/eval mode) traces again; pass "
-                "changing numbers as tensors rather than Python scalars.", stacklevel=3)
+                "changing numbers as tensors rather than Python scalars. (On PyTorch every "
+                "graph break compiles one more graph: see torch._dynamo.explain.)",
+                stacklevel=3)
 
 
 _SIGNATURE_FNS: dict = {}
