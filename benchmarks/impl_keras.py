@@ -49,8 +49,9 @@ def _load_torch_params(name, model, p):
         for i in range(3):
             qkv += [w_in[i * d:(i + 1) * d].T.reshape(d, h, dh), b_in[i * d:(i + 1) * d]
                     .reshape(h, dh)]
-        model.get_layer("self_attn").set_weights(
-            qkv + [p["self_attn.out_proj.weight"].T.reshape(h, dh, d), p["self_attn.out_proj.bias"]])
+        out_proj = [p["self_attn.out_proj.weight"].T.reshape(h, dh, d),
+                    p["self_attn.out_proj.bias"]]
+        model.get_layer("self_attn").set_weights(qkv + out_proj)
         for layer in ("linear1", "linear2"):
             model.get_layer(layer).set_weights([p[f"{layer}.weight"].T, p[f"{layer}.bias"]])
         for layer in ("norm1", "norm2"):

@@ -179,6 +179,8 @@ def markdown(data: dict, kind: str, chart: str | None) -> str:
 
 
 def _training_table(backends):
+    if not any(res.get("rows") for res in backends.values()):
+        return []
     lines = ["#### Training step, median ms (min-max)", "",
              "| backend | workload | mode | unifw | native | Keras 3 | unifw/native | "
              "unifw/Keras | loss diff unifw / Keras vs native |",

@@ -15,6 +15,7 @@ the time other processes hold the core; ``Settings.clock`` picks the one reporte
 """
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import statistics
@@ -132,7 +133,11 @@ def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
         for name in rot:
             gc.collect()
             sample = {"wall": [], "cpu": []}
-            _timed(lambda: sync[name](loops[name](calls)), sample)
+            _timed(functools.partial(_run_loop, loops[name], sync[name], calls), sample)
             for c in sample:
                 results[name].times[c].append(sample[c][0] / calls)
     return results
+
+
+def _run_loop(loop, sync, calls):
+    sync(loop(calls))

@@ -124,12 +124,19 @@ class _Slot:
     i: int
 
 
+# per backend, extra options for the framework's compiler (uf.function(backend_options=...)),
+# e.g. {"torch": {"backend": "aot_eager"}}; set from --unifw-compile-option
+COMPILE_OPTIONS: dict = {}
+
+
 class Traced:
     """``uf.function(fn)`` that records its trace count after every call: a second call with
     inputs of the same shapes and dtypes must not trace (or compile) again."""
 
     def __init__(self, fn):
-        self.compiled = uf.function(fn)
+        options = COMPILE_OPTIONS.get(uf.backend())
+        self.compiled = uf.function(fn, backend_options=options) if options else \
+            uf.function(fn)
         self.counts = []
 
     def __call__(self, *leaves):

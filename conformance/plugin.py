@@ -40,6 +40,10 @@ def pytest_addoption(parser):
     g.addoption("--unifw-bank", default=None,
                 help="file of drawn examples shared by the processes of one run (read at "
                      "start, written at the end)")
+    g.addoption("--unifw-compile-option", action="append", default=[],
+                metavar="BACKEND:KEY=VALUE",
+                help="option for a backend's compiler, e.g. torch:backend=aot_eager (repeat "
+                     "for several)")
     g.addoption("--unifw-progress", default=None,
                 help="file that always holds the id of the cell running now (to name the "
                      "culprit if a backend crashes the process)")
@@ -117,6 +121,7 @@ class Plan:
         self.checkpoint_to = _split(config.getoption("--unifw-checkpoint-to")) or self.backends
         self.progress = config.getoption("--unifw-progress")
         self.bank_path = config.getoption("--unifw-bank")
+        _compile_options(config.getoption("--unifw-compile-option"))
         if self.bank_path:
             runner.bank_for(self.profile).load(self.bank_path)
         self.results = []
@@ -160,6 +165,18 @@ class Plan:
 
             self._session = Session(self.cells(), self.profile)
         return self._session
+
+
+def _compile_options(specs) -> None:
+    from .execute import COMPILE_OPTIONS
+
+    for spec in specs:
+        backend, _, kv = spec.partition(":")
+        key, sep, value = kv.partition("=")
+        if not (backend and key and sep):
+            raise pytest.UsageError(f"--unifw-compile-option: expected BACKEND:KEY=VALUE, got "
+                                    f"{spec!r}")
+        COMPILE_OPTIONS.setdefault(backend, {})[key] = value
 
 
 def _profile_name(config) -> str:

@@ -183,7 +183,7 @@ def _modes(backend):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-@settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2 ** 32 - 1), data=st.data())
 def test_trajectory_matches_numpy_and_torch(backend, name, seed, data):
     cls, torch_cls, rule, hp_strategy = CASES[name]
@@ -370,9 +370,9 @@ def test_bfloat16_parameters_update_in_their_dtype(grad_backend):
 
     @uf.function
     def compiled(p, opt):
-        opt.step([p.value * 2.0])
+        opt.step([p * 2.0])
 
-    opt.step([p.value * 2.0])
+    opt.step([p * 2.0])
     compiled(p, opt)
     assert p.dtype == uf.bfloat16
     tp = torch.nn.Parameter(torch.tensor([1.0, -2.0, 3.0], dtype=torch.bfloat16))

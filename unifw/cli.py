@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--report", metavar="HTML", help="write the HTML report here")
     c.add_argument("--json", metavar="JSON", help="write the JSON report here")
     c.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
+    c.add_argument("--compile-option", action="append", default=[],
+                   metavar="BACKEND:KEY=VALUE",
+                   help="option for a backend's compiler, e.g. torch:backend=aot_eager")
     c.add_argument("-j", "--jobs", type=int, default=1,
                    help="backends tested at the same time (each in its own process)")
     return p
@@ -70,6 +73,8 @@ def _command(args, backend: str, all_backends: list[str], tmp: str) -> list[str]
            "--unifw-bank", os.path.join(tmp, "examples.pickle")]
     if args.op:
         cmd += ["--unifw-op", args.op]
+    for opt in args.compile_option:
+        cmd += ["--unifw-compile-option", opt]
     if args.exitfirst:
         cmd.append("-x")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):

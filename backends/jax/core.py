@@ -1,9 +1,9 @@
 """Core of the JAX backend: dtypes, devices, conversion, variables.
 
 JAX runs with ``jax_enable_x64`` so that float64/int64 are real dtypes, as in
-the other frameworks. Every array this backend creates is *committed* to its
-device (``jax.device_put``), so JAX refuses to mix devices instead of moving
-data silently.
+the other frameworks. Arrays are *committed* to their device
+(``jax.device_put``), so JAX refuses to mix devices instead of moving data
+silently; when JAX sees a single device, creation ops skip that placement.
 """
 import jax
 import jax.numpy as jnp
