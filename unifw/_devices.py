@@ -34,7 +34,14 @@ def resolve_device(b, spec) -> str:
     return str(d)
 
 
+_open_scopes = 0  # number of `with uf.device(...)` blocks open in any thread
+
+
 def current_device(b) -> str:
+    # Without any open `uf.device` block, skip the ContextVar: torch.compile breaks the graph
+    # on ContextVar.get, and this runs for every creation op and scalar conversion.
+    if not _open_scopes:
+        return b.default_device()
     d = _scoped_device.get()
     if d is None:
         return b.default_device()
@@ -49,12 +56,15 @@ def default_device() -> Device:
 @contextlib.contextmanager
 def device(spec):
     """``with uf.device("gpu:0"):`` creation ops inside place their results there."""
+    global _open_scopes
     d = Device(spec)
     resolve_device(active(), d)
     token = _scoped_device.set(str(d))
+    _open_scopes += 1
     try:
         yield d
     finally:
+        _open_scopes -= 1
         _scoped_device.reset(token)
 
 

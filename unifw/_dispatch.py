@@ -118,14 +118,10 @@ def unwrap_in(b, o, name, op):
 
 def scalar_operand(b, s, t_native, op):
     """A Python scalar combined with a native array: weak-scalar semantics."""
-    key = (t_native.dtype, type(s))
-    ok = b._scalar_ok
-    res = ok.get(key)
-    if res is None:
-        # raises DTypeError on a cross-kind combination (e.g. int tensor * 0.5)
-        d = b.udtype(t_native)
-        r = _dtypes.scalar_result_dtype(d, s, op)
-        res = ok[key] = True if r is d else b.native_dtype(r)
+    res = b._scalar_ok.get((t_native.dtype, type(s)))
+    if not res:  # refused (e.g. int tensor * 0.5): raise the explanatory DTypeError
+        _dtypes.scalar_result_dtype(b.udtype(t_native), s, op)
+        raise DTypeError(f"{op}: cannot combine a Python {type(s).__name__} with this tensor")
     if res is not True:  # a complex scalar with a real tensor: complex of matching precision
         return b.asarray(s, dtype=res, device=b.device_of(t_native))
     if b.weak_scalars:

@@ -83,7 +83,18 @@ class Backend:
         if missing_core or missing:
             raise IncompleteBackend(
                 f"backend {name!r} is incomplete: missing core {missing_core}, ops {missing}")
-        self._scalar_ok = {}  # (native dtype, Python scalar type) pairs already validated
+        # (native dtype, Python scalar type) -> True (scalar keeps the dtype), a native dtype
+        # (complex scalar with a real tensor) or False (refused). Filled once here so that
+        # compiled code never sees this dict change (torch.compile guards on it).
+        self._scalar_ok = {}
+        for ud, nd in self.dtype_map.items():
+            for t, sample in ((bool, True), (int, 1), (float, 1.0), (complex, 1j)):
+                try:
+                    r = _dtypes.scalar_result_dtype(ud, sample, "")
+                except Exception:
+                    self._scalar_ok[(nd, t)] = False
+                    continue
+                self._scalar_ok[(nd, t)] = True if r is ud else self.dtype_map.get(r, False)
         self._to_native = dict(self.dtype_map)
         self._from_native = {v: k for k, v in self.dtype_map.items()}
         self._kind_natives = {

@@ -54,6 +54,28 @@ def compile_error(exc) -> bool:
     return isinstance(exc, torch._dynamo.exc.TorchDynamoException)
 
 
+# Guards that decide what a compiled program computes: the tensors it reads (shape, dtype,
+# device, strides, requires_grad, aliasing) and torch's global state (grad mode, autocast,
+# deterministic algorithms: all checked by GLOBAL_STATE in C++), function modes.
+_KEPT_GUARDS = frozenset({
+    "TENSOR_MATCH", "NO_TENSOR_ALIASING", "TENSOR_SUBCLASS_METADATA_MATCH", "SHAPE_ENV",
+    "GLOBAL_STATE", "TORCH_FUNCTION_MODE_STACK",
+})
+
+
+def _signature_guards(entries):
+    """Dynamo's guards to keep for a ``uf.function`` program.
+
+    Dynamo also guards every Python object the facade touches (the backend object, the
+    generated op functions, dispatch tables: hundreds of checks, ~0.1 ms per call, more
+    than the whole program of a small model). unifw decides when to retrace from the
+    call's signature (shapes, dtypes, Python scalars, static arguments, Module identity
+    and mode), and other Python values are read when tracing, as with ``jax.jit`` and
+    ``tf.function``; so only the guards above are kept.
+    """
+    return [e.guard_type in _KEPT_GUARDS for e in entries]
+
+
 def _inductor(options):
     from torch._inductor.compile_fx import compile_fx
 
@@ -79,7 +101,9 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
     further graph Dynamo compiles (graph breaks, recompilations).
     """
     options = dict(options or {})
+    guard_filter = options.pop("guard_filter_fn", _signature_guards)
     inner = options.pop("backend", None) or _inductor(options)
+    options["options"] = {"guard_filter_fn": guard_filter}
     graphs = []
 
     def backend(gm, example_inputs):
