@@ -29,7 +29,7 @@ import functools
 from ._registry import active
 from ._tensor import Tensor, wrap
 from .errors import DTypeError, ShapeError, UnifwError
-from .tree import is_stateful, tree_flatten, tree_leaves, tree_unflatten
+from .tree import is_stateful, tree_flatten, tree_leaves, tree_structure, tree_unflatten
 from .variable import Variable, trace_state
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "stop_gradient",
@@ -37,6 +37,9 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "stop_
 
 
 # ---------------------------------------------------------------- helpers
+_LEAF_DEF = tree_structure(0)
+
+
 def _is_module(x) -> bool:
     return not isinstance(x, Tensor) and callable(getattr(x, "named_parameters", None))
 
@@ -46,6 +49,9 @@ def _differentiable(native, b) -> bool:
 
 
 def _first_backend(trees):
+    for t in trees:
+        if type(t) is Tensor:
+            return t._b
     for leaf in tree_leaves(trees, is_leaf=_is_module):
         if isinstance(leaf, Tensor):
             return leaf._b
@@ -189,7 +195,8 @@ class _Call:
         ts = trace_state
         seen = set(self._var_slot)
         state = []
-        for leaf in tree_leaves(self.args):
+        plain = all(type(a) is Tensor for a in self.args)
+        for leaf in () if plain else tree_leaves(self.args):
             if isinstance(leaf, Variable) and id(leaf) not in seen:
                 seen.add(id(leaf))
                 state.append((id(leaf), leaf, leaf._native))
@@ -210,12 +217,20 @@ class _Call:
                 sub[id(v)] = handles[s]
         tracked = [(k, v, sub[k]) for k, v, _ in self.state]
         tracked += [(id(v), v, handles[s]) for s, v in enumerate(self.slot_var) if v is not None]
-        with substituting(sub):
+        ts = trace_state
+        outer = ts.substitute
+        ts.substitute = sub
+        ts.depth += 1
+        try:
             call_args = list(self.args)
             for i, (tdef, plan) in zip(self.argnums, self.plans):
-                call_args[i] = tree_unflatten(tdef, [_rebuild(p, handles, b) for p in plan])
+                call_args[i] = _rebuild(plan[0], handles, b) if tdef is _LEAF_DEF else \
+                    tree_unflatten(tdef, [_rebuild(p, handles, b) for p in plan])
             res = self.f(*call_args, **self.kwargs)
             changed = [(k, v, sub[k]) for k, v, init in tracked if sub[k] is not init]
+        finally:
+            ts.depth -= 1
+            ts.substitute = outer
         if self.has_aux:
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
                 raise TypeError(f"uf.{self.what}(..., has_aux=True): the function must return "
@@ -239,11 +254,14 @@ class _Call:
             out_float.append(ok)
             (outs if ok else rest).append(leaf._native)
         meta["out_float"] = out_float
-        aux_leaves, meta["aux_def"] = tree_flatten(aux)
-        aux_is_tensor = [isinstance(a, Tensor) for a in aux_leaves]
+        if self.has_aux:
+            aux_leaves, meta["aux_def"] = tree_flatten(aux)
+            aux_is_tensor = [isinstance(a, Tensor) for a in aux_leaves]
+            meta["aux_static"] = [None if t else a for a, t in zip(aux_leaves, aux_is_tensor)]
+            rest += [a._native for a, t in zip(aux_leaves, aux_is_tensor) if t]
+        else:
+            meta["aux_def"], aux_is_tensor, meta["aux_static"] = None, [], []
         meta["aux_is_tensor"] = aux_is_tensor
-        meta["aux_static"] = [None if t else a for a, t in zip(aux_leaves, aux_is_tensor)]
-        rest += [a._native for a, t in zip(aux_leaves, aux_is_tensor) if t]
         meta["changed"] = [(k, v) for k, v, _ in changed]
         rest += [n for _, _, n in changed]
         return outs, rest
@@ -260,10 +278,11 @@ class _Call:
         it_f, it_r = iter(outs), iter(rest)
         leaves = [wrap(next(it_f) if ok else next(it_r), b) for ok in self.out_float]
         out = tree_unflatten(self.out_def, leaves)
+        if not self.has_aux:
+            return out, None
         aux_leaves = [wrap(next(it_r), b) if t else s
                       for t, s in zip(self.aux_is_tensor, self.aux_static)]
-        aux = tree_unflatten(self.aux_def, aux_leaves)
-        return out, aux
+        return out, tree_unflatten(self.aux_def, aux_leaves)
 
     def grads(self, natives):
         """Gradient trees (one per differentiated argument) from per-primal natives."""
@@ -401,7 +420,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         if b.udtype(out).kind != "f":
             raise DTypeError("uf.value_and_grad: the function must return a real float scalar, "
                              f"got {b.udtype(out)}")
-        g = pullback([b.ones_like(out)])
+        g = pullback([None])  # cotangent 1 (backends make it, or skip it)
         value, aux = call.finish(outs, rest)
         grads = call.grads(g)
         grads = grads[0] if single else tuple(grads)

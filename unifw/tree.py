@@ -67,6 +67,16 @@ _LEAF = TreeDef("leaf", None, ())
 _NONE = TreeDef("none", None, ())
 
 
+def _leaf_types():
+    from ._tensor import Tensor
+    from .variable import Buffer, Parameter, Variable
+
+    return frozenset({Tensor, Variable, Parameter, Buffer, int, float, bool, str, complex})
+
+
+_LEAF_TYPES = _leaf_types()  # exact types that are always leaves (the common case, fast)
+
+
 def _is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
@@ -108,6 +118,9 @@ def tree_flatten(tree, is_leaf: Callable[[Any], bool] | None = None):
         if is_leaf is not None and is_leaf(x):
             leaves.append(x)
             return _LEAF
+        if type(x) in _LEAF_TYPES:
+            leaves.append(x)
+            return _LEAF
         node = _children(x)
         if node is None:
             leaves.append(x)
@@ -122,6 +135,10 @@ def tree_flatten(tree, is_leaf: Callable[[Any], bool] | None = None):
 
 def tree_unflatten(treedef: TreeDef, leaves):
     """Rebuild a tree of structure ``treedef`` from ``leaves`` (inverse of ``tree_flatten``)."""
+    if treedef.kind == "leaf":
+        if len(leaves) != 1:
+            raise ValueError(f"tree_unflatten: {len(leaves)} leaves for a single leaf")
+        return leaves[0]
     it = iter(leaves)
 
     def build(d: TreeDef):

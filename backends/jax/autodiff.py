@@ -13,8 +13,9 @@ def vjp(fn, primals, *, reuse=True):
     """Run ``fn(*handles) -> (outs, rest)``; return ``(outs, rest, pullback)``."""
     outs, vjp_fn, rest = jax.vjp(fn, *primals, has_aux=True)
 
-    def pullback(cts):
-        return list(vjp_fn(list(cts)))
+    def pullback(cts):  # a None cotangent means ones
+        return list(vjp_fn([jax.numpy.ones_like(o) if c is None else c
+                            for o, c in zip(outs, cts)]))
 
     return outs, rest, pullback
 

@@ -18,9 +18,8 @@ hfft, ihfft, fftshift, ifftshift = _f.hfft, _f.ihfft, _f.fftshift, _f.ifftshift
 
 
 def _freqs(fn, n, d, dtype, device):
-    work = _F64 if dtype is not None and dtype == _F64 else _F32
-    out = fn(n, d=d, dtype=work, device=_place(device))
-    return out if dtype is None or dtype == work else out.astype(dtype)
+    out = fn(n, d=d, dtype=_F64, device=_place(device))  # rounded once, to the target dtype
+    return out.astype(_F32 if dtype is None else dtype)
 
 
 def fftfreq(n, /, *, d=1.0, dtype=None, device=None):

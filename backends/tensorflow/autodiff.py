@@ -45,7 +45,7 @@ def _forward(fn, primals, persistent):
 
 
 def _grad(tape, outs, xs, cts):
-    pairs = [(o, c) for o, c in zip(outs, cts) if _float(o)]
+    pairs = [(o, tf.ones_like(o) if c is None else c) for o, c in zip(outs, cts) if _float(o)]
     if not pairs:
         return [tf.zeros_like(x) for x in xs]
     gs = tape.gradient([o for o, _ in pairs], xs, output_gradients=[c for _, c in pairs],

@@ -32,12 +32,14 @@ def _forward(fn, primals):
 
 
 def _grad(outs, xs, cts, retain, create):
+    """Gradients of ``outs`` w.r.t. ``xs`` (a ``None`` cotangent means ones)."""
     pairs = [(o, c) for o, c in zip(outs, cts) if o.requires_grad]
     if not pairs:
         return [torch.zeros_like(x) for x in xs]
+    grad_outputs = None if all(c is None for _, c in pairs) else [
+        torch.ones_like(o) if c is None else c for o, c in pairs]
     with torch.enable_grad():
-        return list(torch.autograd.grad([o for o, _ in pairs], xs,
-                                        grad_outputs=[c for _, c in pairs],
+        return list(torch.autograd.grad([o for o, _ in pairs], xs, grad_outputs=grad_outputs,
                                         retain_graph=retain or create, create_graph=create,
                                         materialize_grads=True))
 
@@ -49,13 +51,13 @@ def _detached(ts):
 def vjp(fn, primals, *, reuse=True):
     """Run ``fn(*handles) -> (outs, rest)``; return ``(outs, rest, pullback)``.
 
-    ``pullback(cotangents)`` returns one gradient per primal (zeros where unused);
-    with ``reuse=False`` it may be called once.
+    ``pullback(cotangents)`` returns one gradient per primal (zeros where unused); a
+    ``None`` cotangent means ones. With ``reuse=False`` it may be called once.
     """
     xs, outs, rest = _forward(fn, primals)
 
     def pullback(cts):
-        create = _nesting > 0 or any(c.requires_grad for c in cts)
+        create = _nesting > 0 or any(c is not None and c.requires_grad for c in cts)
         return _grad(outs, xs, cts, reuse, create)
 
     if _nesting == 0:  # nothing outside can differentiate the results: free the graph early
