@@ -84,24 +84,6 @@ def _argnums(argnums, nargs, what):
     return tuple(out), single
 
 
-@contextlib.contextmanager
-def substituting(mapping: dict):
-    """Read (and assign) variables through ``mapping`` (``id(var) -> native``) for a while.
-
-    ``mapping`` becomes ``trace_state.substitute``; on exit the previous one is
-    restored. Assignments made meanwhile update ``mapping`` in place.
-    """
-    ts = trace_state
-    old = ts.substitute
-    ts.substitute = mapping
-    ts.depth += 1
-    try:
-        yield mapping
-    finally:
-        ts.depth -= 1
-        ts.substitute = old
-
-
 def write_back(b, var, key, native):
     """Store a value computed inside a transform into ``var`` (or the enclosing substitute)."""
     if var is None:

@@ -20,28 +20,33 @@ def _handle(x):
 
 
 def _forward(fn, primals):
+    if not torch.is_grad_enabled():  # inside no_grad, a transform still records
+        with torch.enable_grad():
+            return _forward(fn, primals)
     global _nesting
-    with torch.enable_grad():
-        xs = [_handle(p) for p in primals]
-        _nesting += 1
-        try:
-            outs, rest = fn(*xs)
-        finally:
-            _nesting -= 1
+    xs = [_handle(p) for p in primals]
+    _nesting += 1
+    try:
+        outs, rest = fn(*xs)
+    finally:
+        _nesting -= 1
     return xs, outs, rest
 
 
 def _grad(outs, xs, cts, retain, create):
     """Gradients of ``outs`` w.r.t. ``xs`` (a ``None`` cotangent means ones)."""
+    if not torch.is_grad_enabled():
+        with torch.enable_grad():
+            return _grad(outs, xs, cts, retain, create)
     pairs = [(o, c) for o, c in zip(outs, cts) if o.requires_grad]
     if not pairs:
         return [torch.zeros_like(x) for x in xs]
     grad_outputs = None if all(c is None for _, c in pairs) else [
         torch.ones_like(o) if c is None else c for o, c in pairs]
-    with torch.enable_grad():
-        return list(torch.autograd.grad([o for o, _ in pairs], xs, grad_outputs=grad_outputs,
-                                        retain_graph=retain or create, create_graph=create,
-                                        materialize_grads=True))
+    gs = torch.autograd.grad([o for o, _ in pairs], xs, grad_outputs=grad_outputs,
+                             retain_graph=retain or create, create_graph=create,
+                             allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(gs, xs)]
 
 
 def _detached(ts):
