@@ -75,8 +75,10 @@ def _run_group(items):
                 found.setdefault(cell, None)
             except Exception as e:  # noqa: BLE001 - recorded per op
                 found[cell] = e
-    if fn.retraced():  # a property of uf.function, not of one op: reported on every op
+    if fn.retraced():
         err = checks.RetraceError(fn.retrace_message())
+        if len(items) > 1:
+            raise err  # find the ops that trace again (see _isolate)
         found = {cell: e if e is not None else err for cell, e in found.items()}
     return found
 

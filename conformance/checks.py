@@ -146,6 +146,8 @@ class CompiledValues:
         for i, (g, e) in enumerate(zip(got, eager)):
             if str(g.dtype) != str(e.dtype):
                 raise Mismatch(f"{label}output {i}: dtype {g.dtype} compiled, {e.dtype} eager")
+            if self.entry.normalize is not None:
+                continue  # values defined only up to the normalisation: checked above
             check_close_arrays(to_numpy(g), to_numpy(e),
                                self.entry.tolerance(str(e.dtype), T.for_dtype(str(e.dtype))),
                                what=f"{label}output {i} compiled vs eager")

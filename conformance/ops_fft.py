@@ -22,7 +22,8 @@ def _entry(name, cases, ref, out, **kw):
     kw.setdefault("grad", spec.diff)
     kw.setdefault("signed_zeros", False)
     kw.setdefault("errors", default_bad_inputs(spec))
-    return register(Entry(f"fft.{name}", cases, ref, group_dtypes(spec.dtypes), out, **kw))
+    dtypes = kw.pop("dtypes", None) or group_dtypes(spec.dtypes)
+    return register(Entry(f"fft.{name}", cases, ref, dtypes, out, **kw))
 
 
 def _to_complex(case, d):
@@ -124,7 +125,7 @@ def _freq_out(case, d):
 
 for _n, _f in [("fftfreq", np.fft.fftfreq), ("rfftfreq", np.fft.rfftfreq)]:
     _entry(_n, _freq_cases, (lambda f: lambda n, d=1.0, dtype=None: f(n, d))(_f), _freq_out,
-           creation=True, errors=())
+           creation=True, errors=(), dtypes=group_dtypes("real_float"))
 
 
 @st.composite

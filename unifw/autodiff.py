@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 
-from ._registry import active
+from ._registry import active, use_backend
 from ._tensor import Tensor, wrap
 from .errors import DTypeError, ShapeError, UnifwError
 from .tree import is_stateful, tree_flatten, tree_leaves, tree_structure, tree_unflatten
@@ -84,7 +84,7 @@ def _argnums(argnums, nargs, what):
     return tuple(out), single
 
 
-def write_back(b, var, key, native):
+def _write_back(b, var, key, native):
     """Store a value computed inside a transform into ``var`` (or the enclosing substitute)."""
     if var is None:
         trace_state.substitute[key] = native
@@ -159,7 +159,7 @@ class _Call:
         if type(leaf) is float:
             from ._creation import asarray
 
-            with _on(b):
+            with use_backend(b.name):
                 t = asarray(leaf)
             self.primals.append(t._native)
             self.slot_var.append(None)
@@ -255,7 +255,7 @@ class _Call:
         n_state = len(self.changed)
         if n_state:
             for (k, v), n in zip(self.changed, rest[len(rest) - n_state:]):
-                write_back(b, v, k, n)
+                _write_back(b, v, k, n)
             rest = rest[:len(rest) - n_state]
         it_f, it_r = iter(outs), iter(rest)
         leaves = [wrap(next(it_f) if ok else next(it_r), b) for ok in self.out_float]
@@ -308,22 +308,6 @@ def _rebuild(plan, handles, b):
     return wrap(handles[slot], b) if kind == "tensor" else leaf
 
 
-class _on:
-    """``with _on(b):`` makes backend ``b`` active (for creating tensors on it)."""
-
-    def __init__(self, b):
-        self.b = b
-
-    def __enter__(self):
-        from ._registry import use_backend
-
-        self._cm = use_backend(self.b.name)
-        self._cm.__enter__()
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
-
-
 def _mixed(what, leaf, b):
     from .errors import BackendMismatchError
 
@@ -358,7 +342,7 @@ def _tangent_native(t, primal, b, what):
     if not isinstance(t, Tensor):
         from ._creation import asarray
 
-        with _on(b):
+        with use_backend(b.name):
             t = asarray(t, dtype=b.udtype(primal))
     if tuple(t.shape) != tuple(primal.shape):
         raise ShapeError(f"uf.{what}: tangent of shape {t.shape} for a primal of shape "

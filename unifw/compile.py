@@ -568,40 +568,37 @@ def fori_loop(lower, upper, body_fn, init_val):
     static trip count and is differentiable in reverse mode everywhere (it runs as
     a :func:`scan`); with tensor bounds it is a :func:`while_loop`.
     """
-    from ._creation import asarray
-    from ._dispatch import FUNCS
-
+    b = _backend_of(init_val, lower, upper)
+    init, _ = _tree_natives(init_val, b, "fori_loop")
+    like = init[0] if init else None
     if isinstance(lower, int) and isinstance(upper, int):
-        b = _backend_of(init_val)
-        init, _ = _tree_natives(init_val, b, "fori_loop")
-        with _backend_scope(b):
-            idx = FUNCS["arange"](lower, upper, dtype="int64") if upper > lower else None
-        if idx is None:
+        if upper <= lower:
             return init_val
+        idx = wrap(b.arange(lower, upper, 1, dtype=_int64(b), device=_device(b, like)), b)
         if not (_traced(b, init) or _compiling(b)) or not hasattr(b, "scan"):
             val = init_val
             for i in range(upper - lower):
                 val = body_fn(idx[i], val)
             return val
-
-        def step(val, i):
-            return body_fn(i, val), None
-
-        val, _ = scan(step, init_val, idx)
+        val, _ = scan(lambda val, i: (body_fn(i, val), None), init_val, idx)
         return val
-    b = _backend_of(init_val, lower, upper)
-    with _backend_scope(b):
-        lo = lower if isinstance(lower, Tensor) else asarray(lower, dtype="int64")
-        hi = upper if isinstance(upper, Tensor) else asarray(upper, dtype="int64")
-
-    def c(state):
-        return state[0] < hi
+    lo, hi = (t if isinstance(t, Tensor) else
+              wrap(b.asarray(t, dtype=_int64(b), device=_device(b, like)), b)
+              for t in (lower, upper))
 
     def body(state):
         i, val = state
         return (i + 1, body_fn(i, val))
 
-    return while_loop(c, body, (lo, init_val))[1]
+    return while_loop(lambda state: state[0] < hi, body, (lo, init_val))[1]
+
+
+def _int64(b):
+    return b.native_dtype("int64")
+
+
+def _device(b, like):
+    return b.device_of(like) if like is not None else b.default_device()
 
 
 def scan(f, init, xs, length=None):
@@ -656,16 +653,3 @@ def _scan_eager(f, init, xs, xs_desc, xs_n, length, b):
                else first_leaves[j] for j in range(len(first_leaves))]
     return carry, tree_unflatten(ydef, stacked)
 
-
-class _backend_scope:
-    def __init__(self, b):
-        self.b = b
-
-    def __enter__(self):
-        from ._registry import use_backend
-
-        self._cm = use_backend(self.b.name)
-        self._cm.__enter__()
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)

@@ -45,10 +45,13 @@ def _forward(fn, primals, persistent):
 
 
 def _grad(tape, outs, xs, cts):
-    pairs = [(o, tf.ones_like(o) if c is None else c) for o, c in zip(outs, cts) if _float(o)]
+    """Gradients of ``outs`` w.r.t. ``xs`` (a ``None`` cotangent means ones)."""
+    pairs = [(o, c) for o, c in zip(outs, cts) if _float(o)]
     if not pairs:
         return [tf.zeros_like(x) for x in xs]
-    gs = tape.gradient([o for o, _ in pairs], xs, output_gradients=[c for _, c in pairs],
+    output_gradients = None if all(c is None for _, c in pairs) else [
+        tf.ones_like(o) if c is None else c for o, c in pairs]
+    gs = tape.gradient([o for o, _ in pairs], xs, output_gradients=output_gradients,
                        unconnected_gradients=tf.UnconnectedGradients.ZERO)
     # gathers give sparse IndexedSlices gradients: unifw tensors are dense
     return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gs]

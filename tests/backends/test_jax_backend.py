@@ -346,6 +346,7 @@ def close(got, expected, tol=1e-4):
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=tol, atol=tol)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's, about its own speed
 @pytest.mark.parametrize("stride,padding,dilation,groups", [
     (1, 0, 1, 1), (2, 1, 1, 1), (1, "same", 2, 1), (1, "valid", 1, 2),
     ((2, 1), (1, 2), (1, 2), 2), (1, "same", (1, 3), 4),
