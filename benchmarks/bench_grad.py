@@ -10,9 +10,10 @@ variants run in one process:
 * native eager: torch ``autograd.grad`` / ``tf.GradientTape`` / ``jax.value_and_grad``
 * native compiled: the same in ``torch.compile`` / ``tf.function`` / ``jax.jit``
 
-Blocks of calls of the variants alternate (so drift hits all alike) and the
-per-call medians over the blocks are compared: ratio = unifw / native.
-Targets: compiled within 1.05x, eager within 1.3x.
+Blocks of calls of the variants alternate (so drift hits all alike); the table
+gives per-call medians over the blocks (the ratio unifw / native that the targets
+apply to: compiled within 1.05x, eager within 1.3x) and the best blocks, which
+are steadier on a busy machine.
 
 Run pinned to one core with one intra-op thread, e.g.::
 
@@ -162,6 +163,7 @@ def time_block(backend, fn, calls):
 
 
 def bench(backend, rounds, calls, warmup):
+    """Per-call times of the four variants: {name: [seconds per call, one per block]}."""
     data = make_data()
     variants = {**NATIVE[backend](data), **unifw_variants(backend, data)}
     for fn in variants.values():  # compile and warm up
@@ -172,32 +174,33 @@ def bench(backend, rounds, calls, warmup):
     for _ in range(rounds):
         for name, fn in variants.items():
             samples[name].append(time_block(backend, fn, calls))
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backends", default="torch,jax,tensorflow")
-    p.add_argument("--rounds", type=int, default=15)
-    p.add_argument("--calls", type=int, default=20, help="calls per timed block")
+    p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--calls", type=int, default=10, help="calls per timed block")
     p.add_argument("--warmup", type=int, default=5)
     args = p.parse_args(argv)
-    rows = []
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        med = bench(backend, args.rounds, args.calls, args.warmup)
-        rows.append((backend, med))
-    print(f"\nvalue_and_grad of the two-layer net (N={N}, D_in={D_IN}, H={H}, D_out={D_OUT}), "
-          f"median per call over {args.rounds} blocks of {args.calls}")
-    print(f"{'backend':<11} {'mode':<9} {'native us':>10} {'unifw us':>10} {'ratio':>7} "
-          f"{'target':>7}")
+    rows = [(b, bench(b, args.rounds, args.calls, args.warmup))
+            for b in [b.strip() for b in args.backends.split(",") if b.strip()]]
+    print(f"\nvalue_and_grad of the two-layer net (N={N}, D_in={D_IN}, H={H}, D_out={D_OUT}); "
+          f"{args.rounds} alternating blocks of {args.calls} calls; per-call us")
+    print(f"{'backend':<11} {'mode':<9} {'native med':>10} {'unifw med':>10} {'ratio':>6} "
+          f"{'native min':>10} {'unifw min':>10} {'ratio':>6} {'target':>7}")
     ok = True
-    for backend, med in rows:
+    for backend, samples in rows:
         for mode, target in (("eager", 1.3), ("compiled", 1.05)):
-            nat, uni = med[f"native {mode}"], med[f"unifw {mode}"]
-            ratio = uni / nat
-            ok &= ratio <= target
-            print(f"{backend:<11} {mode:<9} {nat * 1e6:>10.1f} {uni * 1e6:>10.1f} "
-                  f"{ratio:>7.3f} {'<=' + str(target):>7}{'' if ratio <= target else '  MISS'}")
+            nat, uni = samples[f"native {mode}"], samples[f"unifw {mode}"]
+            med = statistics.median(uni) / statistics.median(nat)
+            best = min(uni) / min(nat)
+            ok &= med <= target
+            print(f"{backend:<11} {mode:<9} {statistics.median(nat) * 1e6:>10.1f} "
+                  f"{statistics.median(uni) * 1e6:>10.1f} {med:>6.3f} {min(nat) * 1e6:>10.1f} "
+                  f"{min(uni) * 1e6:>10.1f} {best:>6.3f} {'<=' + str(target):>7}"
+                  f"{'' if med <= target else '  MISS'}")
     return 0 if ok else 1
 
 

@@ -341,7 +341,8 @@ def _make(spec: OpSpec):
                          f"_check_dtypes(_b, _SPEC, {nat_list}, {args_tuple})")
         for t in spec.same_dtype[1:]:
             if t in tnames:
-                lines.append(f"if _{t} is not None and _{t}.dtype is not _{spec.same_dtype[0]}.dtype: "
+                lines.append(f"if _{t} is not None and _{t}.dtype is not _{spec.same_dtype[0]}.dtype "
+                             f"and _{t}.dtype != _{spec.same_dtype[0]}.dtype: "
                              f"_same_dtype(_b, _SPEC, {args_tuple})")
     if "dtype" in pnames and spec.kind == "creation":
         lines.append("if dtype is None: dtype = _default_dtype(" + repr(spec.name) + ", "
