@@ -169,6 +169,17 @@ def _builders(backend, name, data, mode, device, impls) -> dict:
     return builders
 
 
+def _reset_compiler(backend):
+    """Start each workload with empty Dynamo caches: Keras compiles every model's train step
+    from the same code object, and Dynamo's automatic dynamic shapes then recompile the
+    second model with symbolic sizes, which fails in Inductor for convolutions (Keras 3.15
+    and torch 2.13, with or without unifw)."""
+    if backend == "torch":
+        import torch._dynamo
+
+        torch._dynamo.reset()
+
+
 def _with_dynamo_default(build):
     """unifw's torch backend sets ``torch._dynamo.config.trace_autograd_ops = True`` for the
     whole process; with it, Keras' ``torch.compile``d train step fails from its second call
@@ -198,6 +209,7 @@ def run_workloads(backend, device, workloads, modes, impls, settings) -> list:
     for name in workloads:
         data = W.make_data(name)
         for mode in modes:
+            _reset_compiler(backend)
             res = time_steps(_builders(backend, name, data, mode, device, impls), settings)
             summary = {k: v.summary(settings.clock) for k, v in res.items()}
             rows.append({"workload": name, "mode": mode, **summary})

@@ -443,7 +443,7 @@ def _torch_reference_grads(model, x_np, y_np):
     out = h @ params["2.weight"].T + params["2.bias"]
     loss = ((out - torch.from_numpy(y_np)) ** 2).mean()
     grads = torch.autograd.grad(loss, list(params.values()))
-    return float(loss), {k: g.numpy() for k, g in zip(params, grads)}
+    return float(loss.detach()), {k: g.numpy() for k, g in zip(params, grads)}
 
 
 def test_module_gradients_match_torch_autograd(grad_backend):
@@ -535,6 +535,18 @@ def test_custom_vjp_sigmoid_matches_declared_gradient(grad_backend, seed):
     # second order differentiates the rule: d/dx 3 y(1-y) = 3 y(1-y)(1-2y)
     gg = uf.grad(lambda x: uf.sum(uf.grad(lambda x: uf.sum(wrong(x)))(x)))(x)
     np.testing.assert_allclose(gg.numpy(), 3 * s * (1 - s) * (1 - 2 * s), rtol=1e-9)
+
+
+def test_forward_mode_through_custom_vjp(grad_backend):
+    sig = _make_sigmoid(scale=2.0)
+    x, t = _t([0.5, -1.0]), _t([1.0, 3.0])
+    if grad_backend == "jax":  # jax.custom_vjp functions refuse forward mode (documented)
+        with pytest.raises(TypeError, match="custom_vjp"):
+            uf.jvp(sig, (x,), (t,))
+        return
+    s = 1 / (1 + np.exp(-x.numpy()))
+    _, tangent = uf.jvp(sig, (x,), (t,))  # PyTorch and TensorFlow use the backward rule
+    np.testing.assert_allclose(tangent.numpy(), 2 * s * (1 - s) * t.numpy(), rtol=1e-10)
 
 
 def test_custom_vjp_with_several_arguments_trees_and_constants(grad_backend):

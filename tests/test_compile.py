@@ -144,6 +144,7 @@ def test_method_decoration_binds_self(backend):
 
     s = Scaler()
     np.testing.assert_allclose(s.apply(_t([1.0, 1.0])).numpy(), [2.0, 3.0])
+    assert s.apply.trace_count == 1
     if _calls(backend) > 1:
         s.scale.assign(_t([4.0, 5.0]))
         np.testing.assert_allclose(s.apply(_t([1.0, 1.0])).numpy(), [4.0, 5.0])

@@ -41,6 +41,7 @@ def _programs():
     return run, reference
 
 
+@pytest.mark.filterwarnings("ignore:uf.function 'run' has been traced")  # torch graph breaks
 @FEW
 @given(values=st.lists(st.floats(-3, 3).filter(lambda v: abs(v) > 0.1), min_size=6,
                        max_size=6))

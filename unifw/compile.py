@@ -23,6 +23,7 @@ import functools
 import inspect
 import itertools
 import os
+import types
 import warnings
 
 from ._registry import active
@@ -134,9 +135,11 @@ class Function:
         self._warned = False
 
     def __get__(self, obj, objtype=None):
+        """As a method: ``self`` (a Module, say) is the first argument, so its state is
+        carried in like any other argument's."""
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        return types.MethodType(self, obj)
 
     def __repr__(self):
         return f"<uf.function {getattr(self.python_function, '__qualname__', self.python_function)}>"
