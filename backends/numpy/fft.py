@@ -5,12 +5,12 @@ _f = np.fft
 
 
 def _c(x, like):
-    single = like.dtype in (np.float32, np.complex64)
+    single = like.dtype in (np.float16, np.float32, np.complex64)
     return x.astype(np.complex64 if single else np.complex128, copy=False)
 
 
 def _r(x, like):
-    single = like.dtype in (np.float32, np.complex64)
+    single = like.dtype in (np.float16, np.float32, np.complex64)
     return x.astype(np.float32 if single else np.float64, copy=False)
 
 
