@@ -103,6 +103,8 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
     options = dict(options or {})
     guard_filter = options.pop("guard_filter_fn", _signature_guards)
     inner = options.pop("backend", None) or _inductor(options)
+    if isinstance(inner, str):  # a registered torch.compile backend: "eager", "aot_eager"...
+        inner = torch._dynamo.lookup_backend(inner)
     options["options"] = {"guard_filter_fn": guard_filter}
     graphs = []
 
