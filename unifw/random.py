@@ -80,7 +80,7 @@ _MANT = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
 
 def _uniform01(b, k, shape, dt: _dtypes.DType, stream=0):
-    n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    n = math.prod(shape)  # plain Python: np.prod breaks the torch.compile graph
     h = _bits(b, k, n, stream)
     m = _MANT[dt.name]
     N = _N(b, k)
