@@ -20,6 +20,16 @@ from unifw_conformance import runner
 PLANTED = types.SimpleNamespace()
 
 
+@pytest.fixture(autouse=True)
+def _forget_planted_backends():
+    """Planted backends live in this process only: drop them so later tests that list
+    available backends (and start subprocesses for them) never see them."""
+    yield
+    for name in list(vars(PLANTED)):
+        uf.unregister_plugin(name)
+        delattr(PLANTED, name)
+
+
 def plant(name: str, backend) -> str:
     setattr(PLANTED, name, backend)
     uf.register_plugin(uf.BackendPlugin(name, load=f"{__name__}:PLANTED.{name}"))

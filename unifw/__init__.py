@@ -12,7 +12,8 @@ from . import _dtypes
 from ._dtypes import (DType, bfloat16, bool, complex64, complex128, finfo, float16, float32,
                       float64, iinfo, int8, int16, int32, int64, isdtype, result_type, uint8)
 from ._registry import (BackendPlugin, available_backends, backend, get_backend,
-                        register_plugin, registered_backends, set_backend, use_backend)
+                        register_plugin, registered_backends, set_backend,
+                        unregister_plugin, use_backend)
 from ._tensor import Device, Tensor
 from .errors import (BackendMismatchError, BackendNotAvailable, CheckpointError,
                      CompilationError, DeviceMismatchError, DeviceNotAvailable, DTypeError,

@@ -80,7 +80,7 @@ def _discover() -> dict[str, BackendPlugin]:
 
 
 def registered_backends() -> list[str]:
-    """Names of all backends registered through entry points (importable or not)."""
+    """Names of all registered backends (entry points and :func:`register_plugin`), importable or not."""
     return sorted(_discover())
 
 
@@ -100,6 +100,17 @@ def register_plugin(plugin: BackendPlugin) -> None:
     with _lock:
         _discover()[plugin.name] = plugin
         _loaded.pop(plugin.name, None)
+
+
+def unregister_plugin(name: str) -> None:
+    """Forget a backend registered with :func:`register_plugin` (no-op if unknown).
+
+    The global or scoped selection is not changed; selecting the name again raises
+    :class:`BackendNotAvailable`.
+    """
+    with _lock:
+        _discover().pop(name, None)
+        _loaded.pop(name, None)
 
 
 def _not_available(name: str, why: str = "") -> BackendNotAvailable:
