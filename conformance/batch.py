@@ -14,7 +14,7 @@ import unifw as uf
 
 from . import checks
 from .cases import map_arrays
-from .execute import Traced, Unavailable
+from .execute import on, Traced, Unavailable
 from .runner import Cell, Profile, Result, _describe, bank_for, finish
 from .registry import load
 
@@ -117,7 +117,7 @@ def run_batch(cells: list[Cell], profile: Profile) -> dict[Cell, Result]:
     errors: dict[Cell, BaseException] = {}
     examples: dict[Cell, str] = {}
     ran: set = set()
-    with uf.use_backend(cells[0].backend):
+    with on(cells[0].backend):
         for index in range(profile.compiled):
             items = []
             for cell in cells:

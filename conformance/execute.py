@@ -1,6 +1,7 @@
 """Running an op on a target (backend, device, mode): converting cases, calling, compiling."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,19 @@ from .registry import Entry, Foreign, OtherDevice
 
 class PlacementError(AssertionError):
     """A result, gradient or state is on the wrong backend or device."""
+
+
+def on(backend: str):
+    """``uf.use_backend(backend)``, or nothing when it is already the active backend.
+
+    An open ``use_backend`` block makes every creation op read a ContextVar, which
+    torch.compile cannot trace (a graph break per op); the conformance process of one
+    backend selects it process-wide, so its compiled checks trace whole graphs, as users'
+    code does.
+    """
+    if uf.backend() == backend:
+        return contextlib.nullcontext()
+    return uf.use_backend(backend)
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,7 @@ class Target:
         return uf.get_backend(self.backend)
 
     def tensor(self, a: np.ndarray):
-        with uf.use_backend(self.backend):
+        with on(self.backend):
             return uf.asarray(a, device=self.device)
 
     def convert(self, obj):
@@ -41,13 +55,13 @@ class Target:
             other = next((n for n in uf.available_backends() if n != self.backend), None)
             if other is None:
                 raise Unavailable("a backend-mix case needs a second installed backend")
-            with uf.use_backend(other):
+            with on(other):
                 return uf.asarray(obj.value)
         if isinstance(obj, OtherDevice):
             devs = [d for d in uf.devices(self.backend) if d != self.device]
             if not devs:
                 raise Unavailable(f"a device-mix case needs a second device on {self.backend}")
-            with uf.use_backend(self.backend):
+            with on(self.backend):
                 return uf.asarray(obj.value, device=devs[0])
         if isinstance(obj, list):
             return [self.convert(v) for v in obj]
@@ -154,7 +168,7 @@ class Traced:
 
 def run_op(entry: Entry, target: Target, args, kwargs):
     """Call the op eagerly on converted args (the compiled path is in :mod:`.checks`)."""
-    with uf.use_backend(target.backend):
+    with on(target.backend):
         return outputs(invoke(entry, args, kwargs))
 
 

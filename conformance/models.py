@@ -22,7 +22,7 @@ import unifw as uf
 
 from . import nn_reference as R
 from .compare import Mismatch, check_array
-from .execute import PlacementError, Target, Traced
+from .execute import on, PlacementError, Target, Traced
 from .tolerances import Tol
 
 STEPS = 3
@@ -280,7 +280,7 @@ def check_model(arch: Arch, target: Target):
     """Forward, loss, gradients and STEPS optimizer steps vs the float64 reference."""
     out_ref, loss_ref, grads_ref, params_ref = reference_run(arch)
     x, y = data(arch)
-    with uf.use_backend(target.backend), uf.device(target.device):
+    with on(target.backend), uf.device(target.device):
         model = build(arch, target.device)
         model.load_state_dict(weights(arch))
         opt = make_optimizer(arch, model)
@@ -323,7 +323,7 @@ def check_checkpoint(arch: Arch, source: Target, dest: str):
     x, y = data(arch)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ckpt.safetensors")
-        with uf.use_backend(source.backend), uf.device(source.device):
+        with on(source.backend), uf.device(source.device):
             model = build(arch, source.device)
             model.load_state_dict(weights(arch))
             opt = make_optimizer(arch, model)
@@ -333,7 +333,7 @@ def check_checkpoint(arch: Arch, source: Target, dest: str):
             uf.save(path, {"model": model, "opt": opt})
             step(model, opt, xb, yb)
             want = _params_np(model)
-        with uf.use_backend(dest), uf.device("cpu"):
+        with on(dest), uf.device("cpu"):
             model2 = build(arch, "cpu")
             opt2 = make_optimizer(arch, model2)
             uf.load(path, {"model": model2, "opt": opt2})

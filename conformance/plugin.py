@@ -100,6 +100,7 @@ class Plan:
         self.config = config
         want = _split(config.getoption("--unifw-backend"))
         avail = uf.available_backends()
+        self.explicit = bool(want) and want != ["all"]
         if not want or want == ["all"]:
             self.backends = avail
         else:
@@ -217,9 +218,24 @@ def conformance_plan(request) -> Plan:
     return _plan(request.config)
 
 
-def pytest_sessionstart(session):
+def uf_scoped() -> bool:
+    from unifw import _registry
+
+    return bool(_registry._scopes_open)
+
+
+def pytest_collection_finish(session):
     plan = getattr(session.config, "_unifw_conformance_plan", None)
-    if plan is not None and any(d != "cpu" for d in plan.devices):
+    if plan is None:
+        return
+    if plan.explicit and len(plan.backends) == 1 and not uf_scoped():
+        # one backend per process (``unifw conformance``): select it process-wide, so no
+        # use_backend block is open while checks compile (see execute.on)
+        import unifw as uf
+
+        uf.set_backend(plan.backends[0])
+    if any(d != "cpu" for d in plan.devices) or (
+            plan.auto_device and any(plan.gpu_devices(b) for b in plan.backends)):
         from .execute import strict_precision
 
         for b in plan.backends:

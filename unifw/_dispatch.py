@@ -207,6 +207,45 @@ def diagnose(b, spec, args, kwargs):
     return OpError, ""
 
 
+# ops whose input must have at least this many dimensions (checked when the op fails, so
+# every backend reports a ShapeError, not its own IndexError or ValueError)
+_MIN_NDIM = {"tril": 2, "triu": 2, "matrix_transpose": 2, "linalg.matrix_transpose": 2,
+             "nn.max_pool2d": 3, "nn.avg_pool2d": 3, "nn.adaptive_avg_pool2d": 3,
+             "nn.conv1d": 2, "nn.conv2d": 3, "nn.conv_transpose2d": 3, "nn.batch_norm": 2}
+_AXIS_PARAMS = ("axis", "axes", "source", "destination")
+_AXIS_PLUS_ONE = frozenset({"expand_dims", "stack"})  # the axis indexes the result's axes
+
+
+def _first_tensor(args):
+    for a in args:
+        if isinstance(a, Tensor):
+            return a
+        if isinstance(a, (list, tuple)):
+            for v in a:
+                if isinstance(v, Tensor):
+                    return v
+    return None
+
+
+def _rank_or_axis_problem(spec, args, kwargs):
+    """(class, detail) when the first input's rank or an axis argument is invalid."""
+    x = _first_tensor(args)
+    if x is None:
+        return None
+    ndim = len(x.shape)
+    need = _MIN_NDIM.get(spec.qualname)
+    if need is not None and ndim < need:
+        return ShapeError, f"expects an input of at least {need} dimensions, got {ndim}"
+    bound = ndim + (1 if spec.name in _AXIS_PLUS_ONE else 0)
+    for key in _AXIS_PARAMS:
+        axis = kwargs.get(key)
+        for a in (axis if isinstance(axis, (tuple, list)) else (axis,)):
+            if type(a) is int and not -bound <= a < bound:
+                return IndexError_, (f"{key} {a} is out of range for {'the result of ' if bound > ndim else ''}"
+                                     f"a {bound}-d {'array' if bound > ndim else 'input'}")
+    return None
+
+
 def fail(b, spec, args, kwargs, exc):
     """Turn a framework exception into the unifw error for this op (same class everywhere)."""
     if isinstance(exc, UnifwError):
@@ -214,8 +253,12 @@ def fail(b, spec, args, kwargs, exc):
     name = type(exc).__name__
     if "Concretization" in name or "TracerBool" in name or "OperatorNotAllowedInGraph" in name:
         return TracingError(f"{spec.qualname} on backend '{b.name}': {exc}")
+    found = _rank_or_axis_problem(spec, args, kwargs)
+    if found is not None:
+        return op_error(found[0], spec.qualname, b.name, args, found[1], cause=exc)
     cls, detail = diagnose(b, spec, args, kwargs)
-    if isinstance(exc, builtins.IndexError) and cls is not DeviceMismatchError:
+    if isinstance(exc, builtins.IndexError) and cls is not DeviceMismatchError and \
+            spec.kind != "nn":  # an nn op's IndexError is a dimension (shape) problem
         cls, detail = IndexError_, "index out of range"
     if cls is OpError:
         if isinstance(exc, builtins.IndexError):

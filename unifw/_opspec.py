@@ -176,7 +176,7 @@ for _n in ["argmax", "argmin"]:
 _op("nonzero", "x, /", kind="search", out="tuple", diff=0)
 _op("count_nonzero", "x, /, *, axis=None, keepdims=False", kind="search", diff=0)
 _op("searchsorted", "x1, x2, /, *, side='left', sorter=None", tensors=("x1", "x2", "sorter?"),
-    kind="search", dtypes="real", diff=0)
+    kind="search", dtypes="real", diff=0, promote=True)
 _op("sort", "x, /, *, axis=-1, descending=False, stable=True", kind="sort", dtypes="real",
     diff=1)
 _op("argsort", "x, /, *, axis=-1, descending=False, stable=True", kind="sort", dtypes="real",

@@ -174,9 +174,12 @@ def backend() -> str:
 
 def active():
     """The active :class:`Backend` object (context-local choice, else process-wide)."""
-    b = _scoped.get()
-    if b is not None:
-        return b
+    # The ContextVar is read only while some use_backend block is open: torch.compile cannot
+    # trace ContextVar.get (a graph break in every creation op), but it can a module global.
+    if _scopes_open:
+        b = _scoped.get()
+        if b is not None:
+            return b
     b = _global_backend
     if b is not None:
         return b
@@ -184,6 +187,7 @@ def active():
 
 
 _global_backend = None
+_scopes_open = 0  # use_backend blocks open in any thread or task
 
 
 def _init_global():
@@ -207,12 +211,17 @@ def set_backend(name: str) -> None:
 def use_backend(name: str):
     """Use backend ``name`` inside the ``with`` block (context-local: threads and
     asyncio tasks keep their own choice); the previous one is restored on exit."""
+    global _scopes_open
     b = load_backend(name)
+    with _lock:
+        _scopes_open += 1
     token = _scoped.set(b)
     try:
         yield b
     finally:
         _scoped.reset(token)
+        with _lock:
+            _scopes_open -= 1
 
 
 def get_backend(name: str | None = None):

@@ -25,12 +25,13 @@ import itertools
 import os
 import types
 import warnings
+import weakref
 
 from ._registry import active
 from ._tensor import Tensor, wrap
 from .errors import CompilationError, ShapeError, TracingError, UnifwError
 from .tree import is_stateful, tree_flatten, tree_leaves, tree_structure, tree_unflatten
-from .variable import Variable, trace_state
+from .variable import Variable, structure_epoch, trace_state
 
 __all__ = ["function", "Function", "config", "cond", "while_loop", "fori_loop", "scan"]
 
@@ -130,7 +131,7 @@ class Function:
                                                  if 0 <= i < len(positional)}
         self._positional_only = not self._static_nums
         self._cache: dict = {}
-        self._fast: dict = {}  # signatures of calls with only plain tensors -> entry
+        self._fast: dict = {}  # fast-path key -> (epoch, entry, tensor positions, lifted, refs)
         self.trace_count = 0
         self._warned = False
 
@@ -148,24 +149,24 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _tracing or config._eager:
             return self.python_function(*args, **kwargs)
-        if not kwargs and self._positional_only:
-            # fast path: only plain tensors as arguments (the common hot loop)
-            key = [None]
-            b = None
-            sig_of = None
-            for a in args:
-                if type(a) is not Tensor:
-                    break
-                if b is None:
-                    b = key[0] = a._b
-                    sig_of = signature_fn(b)
-                elif a._b is not b:
-                    break
-                key.append(sig_of(a._native))
-            else:
-                entry = self._fast.get(tuple(key))
-                if entry is not None:
-                    return self._run(entry, [a._native for a in args], ())
+        fast_key = None
+        if not kwargs and self._positional_only and not trace_state.depth:
+            # fast path (the training loop): the arguments are tensors, Modules,
+            # optimizers and Python scalars seen before, and no Module or optimizer
+            # has changed structure since: reuse the flattened state of that call
+            fast_key = _fast_key(args)
+            if fast_key is not None:
+                rec = self._fast.get(fast_key)
+                if rec is not None and rec[0] == structure_epoch[0]:
+                    _, entry, tpos, lifted, refs = rec
+                    for i, ref in refs:
+                        if ref() is not args[i]:
+                            break
+                    else:
+                        read = entry.b.variable_read
+                        return self._run(entry, [args[i]._native for i in tpos]
+                                         + [read(v._store) for v in lifted], lifted)
+        epoch = structure_epoch[0]
         sig = _Signature(self, args, kwargs)
         b = sig.b
         if not getattr(b, "supports_compile", False) or not hasattr(b, "function"):
@@ -174,10 +175,21 @@ class Function:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._build(sig)
-            if sig.fast_key is not None:
-                self._fast[sig.fast_key] = entry
         lifted = sig.lifted_vars(entry.lifted)
+        if fast_key is not None:
+            self._remember(fast_key, epoch, entry, args, lifted)
         return self._run(entry, sig.tensor_natives + [v._native for v in lifted], lifted)
+
+    def _remember(self, fast_key, epoch, entry, args, lifted):
+        try:
+            refs = tuple((i, weakref.ref(a)) for i, a in enumerate(args)
+                         if type(a) is not Tensor and _FAST_STATEFUL.get(type(a)))
+        except TypeError:  # an object without weak references: no fast path for it
+            return
+        if len(self._fast) >= _FAST_MAX:
+            self._fast.clear()
+        tpos = tuple(i for i, a in enumerate(args) if type(a) is Tensor)
+        self._fast[fast_key] = (epoch, entry, tpos, tuple(lifted), refs)
 
     def _run(self, entry, natives, lifted):
         b = entry.b
@@ -208,8 +220,16 @@ class Function:
         if out_def is _LEAF_DEF:
             return wrap(outs[0], b) if out_static[0] is _TENSOR else out_static[0]
         it = iter(outs)
-        return tree_unflatten(out_def, [wrap(next(it), b) if s is _TENSOR else s
-                                        for s in out_static])
+        try:
+            return tree_unflatten(out_def, [wrap(next(it), b) if s is _TENSOR else s
+                                            for s in out_static])
+        except StopIteration:  # Python in the function took another path than traced
+            n_expected = sum(1 for s in out_static if s is _TENSOR)
+            raise CompilationError(
+                f"uf.function {self.__name__!r} on backend '{b.name}': the compiled program "
+                f"returned {len(outs)} tensors where its trace returned {n_expected}; the "
+                "function's output structure must not depend on values or on exceptions "
+                "caught inside it") from None
 
     # ------------------------------------------------------------ tracing
     def _build(self, sig):
@@ -289,6 +309,52 @@ class Function:
 
 
 _SIGNATURE_FNS: dict = {}
+_FAST_MAX = 16
+_SCALAR_TYPES = frozenset({int, float, bool, str, type(None)})
+_FAST_STATEFUL: dict = {}  # type -> True when its state may be cached between calls
+
+
+def _fast_stateful(t) -> bool:
+    """Modules and optimizers whose state is listed by the base classes' own
+    ``_unifw_variables`` (structure changes bump ``structure_epoch``)."""
+    ok = _FAST_STATEFUL.get(t)
+    if ok is None:
+        from .nn.module import Module
+        from .optim.optimizer import Optimizer
+
+        if issubclass(t, Module):
+            ok = (t._unifw_variables is Module._unifw_variables
+                  and t._unifw_static is Module._unifw_static)
+        elif issubclass(t, Optimizer):
+            ok = t._unifw_variables is Optimizer._unifw_variables and not (
+                hasattr(t, "_unifw_static") or hasattr(t, "training"))
+        else:
+            ok = False
+        _FAST_STATEFUL[t] = ok
+    return ok
+
+
+def _fast_key(args):
+    """A cheap key of a positional call for ``Function``'s fast path, or None."""
+    key = []
+    b = sig_of = None
+    for a in args:
+        t = type(a)
+        if t is Tensor:
+            ab = a._b
+            if b is None:
+                b, sig_of = ab, signature_fn(ab)
+            elif ab is not b:
+                return None
+            key.append(sig_of(a._native))
+        elif t in _SCALAR_TYPES:
+            key.append((t, a))
+        elif _FAST_STATEFUL.get(t) or (t not in _FAST_STATEFUL and _fast_stateful(t)):
+            key.append(id(a))
+        else:
+            return None
+    key.append(b if b is not None else active())
+    return tuple(key)
 
 
 def signature_fn(b):

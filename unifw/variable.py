@@ -28,6 +28,15 @@ class _TraceState(threading.local):
 
 trace_state = _TraceState()
 
+# Bumped whenever the set of variables behind a Module or optimizer may have changed
+# (registration, train/eval, new optimizer slots): uf.function reuses a call's
+# flattened state only while this is unchanged.
+structure_epoch = [0]
+
+
+def structure_changed() -> None:
+    structure_epoch[0] += 1
+
 
 class Variable(Tensor):
     """A Tensor backed by mutable storage (see module docstring)."""
@@ -119,6 +128,7 @@ class Variable(Tensor):
         """Replace the storage with a new one holding ``native`` (used by ``Module.to`` to
         change device/dtype while keeping this object, so optimizers still refer to it)."""
         self._store = self._b.variable_new(native, self._trainable)
+        structure_changed()
 
     def __deepcopy__(self, memo):
         new = type(self).__new__(type(self))

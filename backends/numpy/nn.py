@@ -79,7 +79,7 @@ def leaky_relu(x, /, negative_slope=0.01):
 def gelu(x, /, approximate="none"):
     v = _f64(x)
     if approximate == "none":
-        return _like(0.5 * v * (1.0 + _erf(v / math.sqrt(2.0)).astype(_F64)), x)
+        return _like(0.5 * v * (1.0 + np.asarray(_erf(v / math.sqrt(2.0)), dtype=_F64)), x)
     if approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (v + 0.044715 * v ** 3)
         return _like(0.5 * v * (1.0 + np.tanh(inner)), x)

@@ -75,10 +75,14 @@ def full_like(x, /, fill_value, *, dtype=None, device=None):
 
 
 def tril(x, /, *, k=0):
+    if x.ndim < 2:  # np.tril broadcasts a 1-d input to a matrix
+        raise ValueError(f"tril: expects at least 2 dimensions, got {x.ndim}")
     return np.tril(x, k=k)
 
 
 def triu(x, /, *, k=0):
+    if x.ndim < 2:
+        raise ValueError(f"triu: expects at least 2 dimensions, got {x.ndim}")
     return np.triu(x, k=k)
 
 

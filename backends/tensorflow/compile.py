@@ -39,8 +39,22 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
     # TensorFlow's "frequent retracing" warning counts traces per code object: point it
     # at ``fn``, whose code object is unique to this signature (the facade makes it so)
     traced.__wrapped__ = fn
-    return tf.function(traced, autograph=False, jit_compile=jit_compile,
-                       **dict(options or {}))
+    poly = tf.function(traced, autograph=False, jit_compile=jit_compile, **dict(options or {}))
+    concrete = []
+
+    def call(*natives):
+        # The facade builds one program per signature (shapes and dtypes), so this
+        # tf.function has exactly one concrete function: calling it directly skips
+        # tf.function's argument canonicalisation and trace-cache lookup on every call.
+        if not concrete:
+            if not tf.executing_eagerly():  # inside someone else's graph: no fast path
+                return poly(*natives)
+            concrete.append(poly.get_concrete_function(*natives))
+        return concrete[0](*natives)
+
+    call.python_function = poly  # the tf.function itself, for introspection
+    call._jit_compile = poly._jit_compile
+    return call
 
 
 def cond(pred, true_fn, false_fn, operands):

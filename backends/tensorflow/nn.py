@@ -15,6 +15,31 @@ R = tf.raw_ops
 _TO_NHWC, _TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
 
+# Layout peepholes (graph mode only). Convolutions and pools run in NHWC and return
+# Transpose(y, NHWC->NCHW); ReLU moves that transpose after itself, and the next
+# conv/pool takes ``y`` back instead of transposing again, so a conv-ReLU-conv or
+# conv-ReLU-pool chain stays NHWC inside a tf.function with no transposes between.
+def _nchw_source(x):
+    """``y`` when graph tensor ``x`` is ``Transpose(y, NHWC->NCHW)``, else None."""
+    try:
+        op = x.op
+    except AttributeError:  # an eager tensor
+        return None
+    if op.type != "Transpose":
+        return None
+    perm = tf.get_static_value(op.inputs[1])
+    return op.inputs[0] if perm is not None and list(perm) == _TO_NCHW else None
+
+
+def _to_nhwc(x4):
+    src = _nchw_source(x4)
+    return src if src is not None else R.Transpose(x=x4, perm=_ints(_TO_NHWC))
+
+
+def _to_nchw(yh):
+    return R.Transpose(x=yh, perm=_ints(_TO_NCHW))
+
+
 def _pair(v, name="argument"):
     if isinstance(v, int):
         return v, v
@@ -33,6 +58,9 @@ def _f32(x):
 
 # ------------------------------------------------------------------ activations
 def relu(x, /):
+    src = _nchw_source(x) if x.shape.rank == 4 else None
+    if src is not None:
+        return _to_nchw(R.Relu(features=src))
     return R.Relu(features=x)
 
 
@@ -243,12 +271,12 @@ def conv2d(x, weight, bias=None, /, stride=1, padding=0, dilation=1, groups=1):
 
     def run(x4):
         _check_groups(x4.shape[1], weight.shape[1], weight.shape[0], groups, "conv2d")
-        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
+        xh = _to_nhwc(x4)
         wh = R.Transpose(x=weight, perm=_ints((2, 3, 1, 0)))  # (O, I/g, kh, kw) -> HWIO
         y = _conv2d_nhwc(xh, wh, stride, pads, dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
-        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
+        return _to_nchw(y)
     return _unbatched(run, x, 2)
 
 
@@ -302,7 +330,7 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         if x4.shape[1] != c_in or c_in % groups:
             raise ValueError(f"conv_transpose2d: input has {x4.shape[1]} channels, weight "
                              f"expects {c_in} (divisible by groups={groups})")
-        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
+        xh = _to_nhwc(x4)
         # the adjoint of a strided conv: a stride-1 conv over the zero-stuffed input with the
         # flipped kernel, padded by d*(k-1) - p (and output_padding after)
         edge = [(d * (k - 1) - p, d * (k - 1) - p + op)
@@ -315,7 +343,7 @@ def conv_transpose2d(x, weight, bias=None, /, stride=1, padding=0, output_paddin
         y = _conv2d_nhwc(xs, w, (1, 1), [(0, 0), (0, 0)], dilation, groups)
         if bias is not None:
             y = R.BiasAdd(value=y, bias=bias)
-        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
+        return _to_nchw(y)
     return _unbatched(run, x, 2)
 
 
@@ -355,16 +383,17 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
     def run(x4):
         k, s, p, d, out, after = _pool_geometry(x4, kernel_size, stride, padding, dilation,
                                                 ceil_mode)
-        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
+        xh = _to_nhwc(x4)
         if any(p) or any(after):
             xh = tf.pad(xh, [[0, 0], [p[0], after[0]], [p[1], after[1]], [0, 0]],
                         constant_values=_scalar(-math.inf, x4.dtype))
         if d == (1, 1):
             y = tf.nn.max_pool2d(xh, k, s, "VALID")
-            # TF's kernel skips NaNs; torch propagates them
-            nan = tf.nn.max_pool2d(R.Cast(x=R.IsNan(x=xh), DstT=xh.dtype), k, s, "VALID")
-            y = R.SelectV2(condition=R.Greater(x=nan, y=_scalar(0, nan.dtype)),
-                           t=_scalar(math.nan, y.dtype), e=y)
+            # TF's kernel skips NaNs; torch propagates them: subtract the window means of
+            # the NaNs alone (NaN where a window has one, else exactly +0, which keeps the
+            # sign of a zero maximum), outside the gradient
+            nans = R.SelectV2(condition=R.IsNan(x=xh), t=xh, e=_scalar(0, xh.dtype))
+            y = R.Sub(x=y, y=tf.stop_gradient(tf.nn.avg_pool2d(nans, k, s, "VALID")))
         else:  # dilated windows: maximum over the k*k strided views
             y = None
             for i in range(k[0]):
@@ -372,7 +401,7 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
                     v = xh[:, i * d[0]: i * d[0] + (out[0] - 1) * s[0] + 1: s[0],
                            j * d[1]: j * d[1] + (out[1] - 1) * s[1] + 1: s[1], :]
                     y = v if y is None else R.Maximum(x=y, y=v)
-        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
+        return _to_nchw(y)
     return _unbatched(run, x, 2)
 
 
@@ -390,16 +419,16 @@ def avg_pool2d(x, /, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     def run(x4):
         k, s, p, _, out, after = _pool_geometry(x4, kernel_size, stride, padding, 1, ceil_mode)
-        xh = R.Transpose(x=x4, perm=_ints(_TO_NHWC))
+        xh = _to_nhwc(x4)
         if not any(p) and not any(after):
-            return R.Transpose(x=tf.nn.avg_pool2d(xh, k, s, "VALID"), perm=_ints(_TO_NCHW))
+            return _to_nchw(tf.nn.avg_pool2d(xh, k, s, "VALID"))
         xh = tf.pad(xh, [[0, 0], [p[0], after[0]], [p[1], after[1]], [0, 0]])
         mean_all = tf.nn.avg_pool2d(xh, k, s, "VALID")  # divides by k*k
         counts = [_window_counts(x4.shape[2 + i], k[i], s[i], p[i], out[i], after[i],
                                  count_include_pad) for i in range(2)]
         fix = (k[0] * k[1]) / np.outer(counts[0], counts[1])
         y = R.Mul(x=mean_all, y=tf.constant(fix[None, :, :, None], x4.dtype))
-        return R.Transpose(x=y, perm=_ints(_TO_NCHW))
+        return _to_nchw(y)
     return _unbatched(run, x, 2)
 
 

@@ -70,8 +70,21 @@ def vjp(fn, primals, *, reuse=True):
     return outs, rest, pullback
 
 
+def _jvp_forward_mode(fn, primals, tangents):
+    """``torch.func.jvp`` (forward mode): what torch.compile can trace; its AOT autograd
+    cannot run the double backward of the transpose trick."""
+    def f(*xs):
+        outs, rest = fn(*xs)
+        return tuple(outs), rest
+
+    outs, touts, rest = torch.func.jvp(f, tuple(primals), tuple(tangents), has_aux=True)
+    return list(outs), rest, list(touts)
+
+
 def jvp(fn, primals, tangents):
     """``(outs, rest, tangent_outs)``: J t computed as d/du <J^T u, t> (linear in u)."""
+    if torch.compiler.is_compiling():
+        return _jvp_forward_mode(fn, primals, tangents)
     xs, outs, rest = _forward(fn, primals)
     nested = _nesting > 0 or any(t.requires_grad for t in tangents)
     with torch.enable_grad():

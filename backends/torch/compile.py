@@ -63,6 +63,27 @@ _KEPT_GUARDS = frozenset({
 })
 
 
+def _guard_filter_for_main_frame(filter_fn):
+    """Apply ``filter_fn`` to the guards of the ``uf.function``'s own frame only.
+
+    After a graph break Dynamo compiles resume functions (and frames it could not
+    inline) whose code depends on Python values of the interrupted frame; those keep
+    all their guards, or a later call could run code specialised to other values.
+    """
+    main = []
+
+    def guard_filter(entries):
+        ctx = torch._guards.CompileContext.try_get()
+        frame = ctx.compile_id.frame_id if ctx is not None and ctx.compile_id else None
+        if not main:
+            main.append(frame)
+        if frame is None or frame != main[0]:
+            return [True] * len(entries)
+        return filter_fn(entries)
+
+    return guard_filter
+
+
 def _signature_guards(entries):
     """Dynamo's guards to keep for a ``uf.function`` program.
 
@@ -101,7 +122,8 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
     further graph Dynamo compiles (graph breaks, recompilations).
     """
     options = dict(options or {})
-    guard_filter = options.pop("guard_filter_fn", _signature_guards)
+    guard_filter = _guard_filter_for_main_frame(options.pop("guard_filter_fn",
+                                                            _signature_guards))
     inner = options.pop("backend", None) or _inductor(options)
     if isinstance(inner, str):  # a registered torch.compile backend: "eager", "aot_eager"...
         inner = torch._dynamo.lookup_backend(inner)

@@ -28,7 +28,11 @@ def log_softmax(x, /, dim=-1):
 
 
 def gelu(x, /, approximate="none"):
-    return F.gelu(x, approximate=approximate)
+    y = F.gelu(x, approximate=approximate)
+    if approximate == "none" and x.dtype != torch.float64:
+        # torch's float32 erf kernel gives gelu(+inf) = nan; every other backend gives +inf
+        y = torch.where(torch.isposinf(x), x, y)
+    return y
 
 
 def logsumexp(x, /, dim=None, keepdim=False):

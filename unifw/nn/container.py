@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _Registry
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
@@ -53,8 +53,8 @@ class Sequential(Module):
                                                                        "Sequential")]]):
             del self._modules[k]
         # keep the numbering contiguous, as PyTorch does
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in
-                                                enumerate(self._modules.values()))
+        self.__dict__["_modules"] = _Registry((str(i), m) for i, m in
+                                              enumerate(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
@@ -77,7 +77,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"index {index} is out of range for a Sequential of length {n}")
         mods.insert(index, module)
-        self.__dict__["_modules"] = OrderedDict()
+        self.__dict__["_modules"] = _Registry()
         for i, m in enumerate(mods):
             self.add_module(str(i), m)
         return self
@@ -103,7 +103,7 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         mods = list(self._modules.values())
         del mods[idx if isinstance(idx, slice) else _index(idx, len(mods), "ModuleList")]
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(mods))
+        self.__dict__["_modules"] = _Registry((str(i), m) for i, m in enumerate(mods))
 
     def __len__(self):
         return len(self._modules)
@@ -126,7 +126,7 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         mods = list(self._modules.values())
         mods.insert(index, module)
-        self.__dict__["_modules"] = OrderedDict()
+        self.__dict__["_modules"] = _Registry()
         for i, m in enumerate(mods):
             self.add_module(str(i), m)
 

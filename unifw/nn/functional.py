@@ -5,13 +5,26 @@ Names and arguments follow ``torch.nn.functional``; layouts are channels-first
 normalised output and does not update ``running_mean``/``running_var`` in place
 (the ``nn.BatchNorm`` modules update their buffers).
 """
+from unifw import errors as _errors
 from unifw._dispatch import FUNCS as _F
-from unifw.errors import ShapeError as _ShapeError
+from unifw.errors import ShapeError as _ShapeError_cls
 
 for _k, _v in _F.items():
     if _k.startswith("nn."):
         globals()[_k[3:]] = _v
 del _k, _v
+
+
+def _bad(cls, op, detail, *tensors):
+    """A unifw error from a loss: names the loss, its tensors and their backend."""
+    backend = next((t.backend_name for t in tensors if hasattr(t, "backend_name")), "?")
+    return _errors.op_error(cls, f"nn.{op}", backend, tensors, detail)
+
+
+def _check_same_shape(op, input, target):
+    if tuple(target.shape) != tuple(input.shape):
+        raise _bad(_ShapeError_cls, op, f"target shape {tuple(target.shape)} must equal the "
+                   f"input shape {tuple(input.shape)}", input, target)
 
 
 # ---------------------------------------------------------------- losses
@@ -44,7 +57,8 @@ def _weighted_reduce(loss, weight, reduction, mean_by_weight):
     if weight is None:
         return _reduce(loss, reduction)
     if tuple(weight.shape) != tuple(loss.shape):
-        raise _ShapeError("Weights and input must have the same size.")
+        raise _bad(_ShapeError_cls, "loss", f"weight shape {tuple(weight.shape)} must equal "
+                   f"the loss shape {tuple(loss.shape)}", loss, weight)
     loss = loss * weight
     if reduction == "mean" and mean_by_weight:
         return _F["sum"](loss) / _F["sum"](weight)
@@ -55,8 +69,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     """Mean squared error ``(input - target)^2``; with ``weight``, 'mean' is
     ``sum(w * err) / sum(w)`` (PyTorch's convention)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    d = input - target
-    return _weighted_reduce(d * d, weight, reduction, mean_by_weight=True)
+    return _weighted_reduce(_F["square"](input - target), weight, reduction,
+                            mean_by_weight=True)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -113,10 +127,17 @@ def _target_weights(weight, target, keep, dtype):
     return _F["where"](keep, w, _F["zeros_like"](w))
 
 
-def _nll(logp, target, weight, ignore_index, reduction):
+def _nll(logp, target, weight, ignore_index, reduction, op="nll_loss"):
     """Negative log-likelihood of class indices, with weights and ignore_index."""
     if target.dtype.kind not in "iu":
-        raise TypeError(f"expected integer class indices as target, got {target.dtype}")
+        raise _bad(_errors.DTypeError, op, "expected integer class indices as target, "
+                   f"got {target.dtype}", logp, target)
+    class_dim = _class_dim(logp)
+    want = tuple(logp.shape[:class_dim]) + tuple(logp.shape[class_dim + 1:])
+    if tuple(target.shape) != want:
+        raise _bad(_ShapeError_cls, op, f"class-index target must have shape {want} "
+                   f"for input shape {tuple(logp.shape)}, got {tuple(target.shape)}",
+                   logp, target)
     keep = target != ignore_index
     safe = _F["where"](keep, target, _F["zeros_like"](target))
     w = _target_weights(weight, target, keep, logp.dtype)
@@ -152,9 +173,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logp = log_softmax(input, class_dim)  # noqa: F821  (generated op above)
     wb = _broadcast_weight(weight, input, class_dim) if weight is not None else None
     if target.dtype.kind == "f":  # class probabilities
-        if tuple(target.shape) != tuple(input.shape):
-            raise _ShapeError(f"probability targets must have the input's shape {input.shape}, "
-                             f"got {target.shape}")
+        _check_same_shape("cross_entropy", input, target)
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
         prod = logp * target if wb is None else logp * target * wb
@@ -162,7 +181,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if reduction == "mean":
             return _F["sum"](loss) / float(input.size // n_classes)
         return _reduce(loss, reduction)
-    nll = _nll(logp, target, weight, ignore_index, reduction)
+    nll = _nll(logp, target, weight, ignore_index, reduction, op="cross_entropy")
     if label_smoothing == 0.0:
         return nll
     keep = target != ignore_index
@@ -181,10 +200,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """``-w (t log(x) + (1 - t) log(1 - x))`` for probabilities ``x``; the logs are
     clamped at -100 as in PyTorch."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    if tuple(target.shape) != tuple(input.shape):
-        raise _ShapeError(f"Using a target size ({target.shape}) that is different to the "
-                         f"input size ({input.shape}) is deprecated. Please ensure they have "
-                         "the same size.")
+    _check_same_shape("binary_cross_entropy", input, target)
     log_x = _F["maximum"](_F["log"](input), -100.0)
     log_1mx = _F["maximum"](_F["log1p"](-input), -100.0)
     loss = (target - 1) * log_1mx - target * log_x
@@ -198,9 +214,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """Sigmoid + binary cross entropy in one numerically stable expression;
     ``pos_weight`` multiplies the positive term (broadcast along the last axis)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    if tuple(target.shape) != tuple(input.shape):
-        raise _ShapeError(f"Target size ({target.shape}) must be the same as input size "
-                         f"({input.shape})")
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
     # log(1 + exp(-x)) computed without overflow
     softplus_neg = _F["log1p"](_F["exp"](-_F["abs"](input))) + _F["maximum"](-input, 0.0)
     if pos_weight is not None:
@@ -224,7 +238,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if unbatched:
         input, target = input[None], _F["reshape"](target, (1,))
     if input.ndim != 2:
-        raise _ShapeError(f"multi_margin_loss: expected a 1-D or 2-D input, got {input.shape}")
+        raise _bad(_ShapeError_cls, "multi_margin_loss", "expected a 1-D or 2-D input",
+                   input, target)
     n_classes = input.shape[1]
     idx = target[:, None]
     x_y = _F["take_along_axis"](input, idx, axis=1)

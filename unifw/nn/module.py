@@ -20,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from .._tensor import Device, Tensor, wrap
 from ..errors import StateDictError
-from ..variable import Buffer, Parameter, Variable
+from ..variable import Buffer, Parameter, Variable, structure_changed
 
 __all__ = ["Module", "Parameter", "Buffer", "IncompatibleKeys"]
 
@@ -33,6 +33,44 @@ def _addindent(text: str, spaces: int) -> str:
         return text
     pad = " " * spaces
     return lines[0] + "\n" + "\n".join(pad + line for line in lines[1:])
+
+
+class _Registry(OrderedDict):
+    """A Module's parameters, buffers or children: every change is reported to
+    :func:`~unifw.variable.structure_changed` (``uf.function`` caches the state it
+    flattens from Modules until then)."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        structure_changed()
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        structure_changed()
+
+    def pop(self, *args):
+        structure_changed()
+        return super().pop(*args)
+
+    def popitem(self, last=True):
+        structure_changed()
+        return super().popitem(last)
+
+    def clear(self):
+        super().clear()
+        structure_changed()
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        structure_changed()
+
+    def setdefault(self, key, default=None):
+        structure_changed()
+        return super().setdefault(key, default)
+
+    def move_to_end(self, key, last=True):
+        super().move_to_end(key, last)
+        structure_changed()
 
 
 class Module:
@@ -56,10 +94,10 @@ class Module:
     def __init__(self):
         d = self.__dict__
         d["training"] = True
-        d["_parameters"] = OrderedDict()
-        d["_buffers"] = OrderedDict()
+        d["_parameters"] = _Registry()
+        d["_buffers"] = _Registry()
         d["_non_persistent_buffers"] = set()
-        d["_modules"] = OrderedDict()
+        d["_modules"] = _Registry()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -153,6 +191,8 @@ class Module:
                             "the value in nn.Parameter (trained) or nn.Buffer (not trained)")
         else:
             object.__setattr__(self, name, value)
+            if name == "training":
+                structure_changed()
 
     def _set_buffer_value(self, name, value):
         """``module.running_mean = t`` writes the value into the existing Buffer (so the
@@ -368,6 +408,7 @@ class Module:
             raise ValueError("training mode is expected to be a bool")
         for m in self.modules():
             m.__dict__["training"] = mode
+        structure_changed()
         return self
 
     def eval(self) -> Module:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 
 from .. import _dtypes
 from .._tensor import Tensor
 from ..errors import DTypeError, ShapeError
-from ..variable import Buffer, Variable
+from ..variable import Buffer, Variable, structure_changed
 from ._util import assign_value, is_tracing, new_buffer, plain, tensor_like
 from .fused import fused_update, increment
 from .schedules import LRSchedule
@@ -147,6 +148,7 @@ class Optimizer:
             dict.__setitem__(group, "lr", float(lr))
         self.param_groups.append(group)
         self._group_items.append(items)
+        structure_changed()
 
     # ------------------------------------------------------------------ subclass hooks
     def _slots(self, options: dict) -> tuple:
@@ -181,7 +183,7 @@ class Optimizer:
         grads = self._align(grads)
         first = self._params[0]
         tracing = is_tracing(first)
-        with _no_grad(first._b):
+        with _no_grad(first._b), (_memoized_casts() if tracing else contextlib.nullcontext()):
             for group, items in zip(self.param_groups, self._group_items):
                 todo = [(i, p, s, grads[i]) for i, p, s in items
                         if grads[i] is not None and p.trainable]
@@ -355,6 +357,7 @@ class Optimizer:
                     dict.__setitem__(group, k, v)
         if "step" in state_dict:
             assign_value(self._step, int(state_dict["step"]))
+        structure_changed()
 
     def _new_slot(self, name, p, options):
         if name == "step":
@@ -405,12 +408,41 @@ def _no_grad(b):
     return make() if make is not None else contextlib.nullcontext()
 
 
+class _CastMemo(threading.local):
+    table = None  # while a step traces: {(id(scalar), dtype): (scalar, cast)}
+
+
+_cast_memo = _CastMemo()
+
+
+@contextlib.contextmanager
+def _memoized_casts():
+    """One cast per scalar and dtype in a traced step (the group's learning rate is
+    cast once, not once per parameter: no repeated read-and-cast ops in the graph)."""
+    before = _cast_memo.table
+    _cast_memo.table = {}
+    try:
+        yield
+    finally:
+        _cast_memo.table = before
+
+
 def cast_like(p: Tensor, *scalars):
     """The scalars (numbers or 0-d tensors) ready to combine with ``p``: tensors are
     cast to ``p``'s dtype, numbers stay weak Python scalars."""
-    out = tuple(x.astype(p.dtype) if isinstance(x, Tensor) and x.dtype != p.dtype else x
-                for x in scalars)
-    return out if len(out) != 1 else out[0]
+    memo = _cast_memo.table
+    out = []
+    for x in scalars:
+        if isinstance(x, Tensor) and x.dtype != p.dtype:
+            if memo is None:
+                x = x.astype(p.dtype)
+            else:
+                hit = memo.get((id(x), p.dtype))
+                if hit is None:  # the scalar is kept in the entry, so its id stays unique
+                    hit = memo[(id(x), p.dtype)] = (x, x.astype(p.dtype))
+                x = hit[1]
+        out.append(x)
+    return tuple(out) if len(out) != 1 else out[0]
 
 
 def _to_numpy(x):
