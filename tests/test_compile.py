@@ -251,6 +251,50 @@ def test_eval_mode_and_another_module_retrace(backend):
     assert f.trace_count == 3
 
 
+def test_fast_call_path_sees_structure_changes_and_new_objects(grad_backend):
+    """The call wrapper reuses flattened state keyed on object identity: adding a layer,
+    eval(), a new Python scalar, a new module reusing a dead one's id and a new parameter
+    group must all be seen (values checked against eager)."""
+    import gc
+
+    m = nn.Sequential(nn.Linear(3, 2))
+    x = _t(np.ones((4, 3)))
+    f = uf.function(lambda m, x, k: m(x).sum() * k)
+    f(m, x, 2.0)
+    f(m, x, 2.0)
+    count = f.trace_count
+    m.append(nn.Linear(2, 2))
+    np.testing.assert_allclose(float(f(m, x, 2.0)), float(m(x).sum() * 2.0), rtol=1e-5)
+    assert f.trace_count > count
+    m.eval()
+    count = f.trace_count
+    f(m, x, 2.0)
+    assert f.trace_count > count
+    np.testing.assert_allclose(float(f(m, x, 3.0)), float(m(x).sum() * 3.0), rtol=1e-5)
+    for _ in range(3):  # a dead module's id may be reused by the next one
+        other = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2)).eval()
+        np.testing.assert_allclose(float(f(other, x, 2.0)), float(other(x).sum() * 2.0),
+                                   rtol=1e-5)
+        del other
+        gc.collect()
+
+    @uf.function
+    def step(m, opt, x):
+        loss, g = uf.value_and_grad(lambda mm: mm(x).sum())(m)
+        opt.step(g)
+        return loss
+
+    m.train()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    losses = [float(step(m, opt, x)) for _ in range(3)]
+    assert losses[0] > losses[1] > losses[2]
+    m.append(nn.Linear(2, 2))
+    opt.add_param_group({"params": list(m[2].parameters())})
+    before = m[2].weight.numpy().copy()
+    step(m, opt, x)
+    assert not np.allclose(m[2].weight.numpy(), before)  # the new group is stepped
+
+
 def test_gradient_through_a_compiled_function(grad_backend):
     rng = np.random.default_rng(0)
     w1, w2, x, y = [_t(rng.standard_normal(s)) for s in [(4, 5), (5, 2), (3, 4), (3, 2)]]

@@ -238,6 +238,8 @@ def _rank_or_axis_problem(spec, args, kwargs):
         return ShapeError, f"expects an input of at least {need} dimensions, got {ndim}"
     bound = ndim + (1 if spec.name in _AXIS_PLUS_ONE else 0)
     for key in _AXIS_PARAMS:
+        if key == "axes" and spec.name == "tensordot":  # a count or lists of axes of two inputs
+            continue
         axis = kwargs.get(key)
         for a in (axis if isinstance(axis, (tuple, list)) else (axis,)):
             if type(a) is int and not -bound <= a < bound:
@@ -257,8 +259,7 @@ def fail(b, spec, args, kwargs, exc):
     if found is not None:
         return op_error(found[0], spec.qualname, b.name, args, found[1], cause=exc)
     cls, detail = diagnose(b, spec, args, kwargs)
-    if isinstance(exc, builtins.IndexError) and cls is not DeviceMismatchError and \
-            spec.kind != "nn":  # an nn op's IndexError is a dimension (shape) problem
+    if isinstance(exc, builtins.IndexError) and cls is not DeviceMismatchError:
         cls, detail = IndexError_, "index out of range"
     if cls is OpError:
         if isinstance(exc, builtins.IndexError):
