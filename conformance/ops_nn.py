@@ -280,10 +280,10 @@ def _dropout_ref(x, p=0.5, training=True, key=None):
 def _dropout_norm(xp, outs, case):
     """Kept elements are x / (1 - p) and dropped ones 0: map both to x / (1 - p)."""
     (y,) = outs
-    x = case.args[0].astype(np.float64)
     p, training = case.kwargs["p"], case.kwargs["training"]
-    if not training or p == 0:
+    if not training or p == 0:  # (touches no NumPy array: this may run traced)
         return (y,)
+    x = case.args[0].astype(np.float64)
     return (np.where(y != 0, y, x / (1 - p)),)
 
 
