@@ -16,6 +16,7 @@ in any other pytest run.
 from __future__ import annotations
 
 import os
+import zlib
 
 import pytest
 
@@ -44,6 +45,9 @@ def pytest_addoption(parser):
                 metavar="BACKEND:KEY=VALUE",
                 help="option for a backend's compiler, e.g. torch:backend=aot_eager (repeat "
                      "for several)")
+    g.addoption("--unifw-shard", default=None, metavar="I/N",
+                help="run only shard I of N (0-based): the ops whose name hashes to I, so one "
+                     "backend can be spread over several processes")
     g.addoption("--unifw-progress", default=None,
                 help="file that always holds the id of the cell running now (to name the "
                      "culprit if a backend crashes the process)")
@@ -121,6 +125,7 @@ class Plan:
         self.ops = _split(config.getoption("--unifw-op"))
         self.checkpoint_to = _split(config.getoption("--unifw-checkpoint-to")) or self.backends
         self.progress = config.getoption("--unifw-progress")
+        self.shard = _shard(config.getoption("--unifw-shard"))
         self.bank_path = config.getoption("--unifw-bank")
         _compile_options(config.getoption("--unifw-compile-option"))
         if self.bank_path:
@@ -157,6 +162,9 @@ class Plan:
                 devs += self.gpu_devices(b)
             out += runner.cells(entries, [b], devs, self.modes, self.profile, checks,
                                 patterns=self.ops, all_backends=self.checkpoint_to)
+        if self.shard is not None:
+            i, n = self.shard
+            out = [c for c in out if zlib.crc32(c.op.encode()) % n == i]
         return out
 
     @property
@@ -166,6 +174,19 @@ class Plan:
 
             self._session = Session(self.cells(), self.profile)
         return self._session
+
+
+def _shard(spec):
+    if not spec:
+        return None
+    i, sep, n = str(spec).partition("/")
+    try:
+        i, n = int(i), int(n)
+    except ValueError:
+        i = n = -1
+    if not sep or n < 1 or not 0 <= i < n:
+        raise pytest.UsageError(f"--unifw-shard: expected I/N with 0 <= I < N, got {spec!r}")
+    return i, n
 
 
 def _compile_options(specs) -> None:

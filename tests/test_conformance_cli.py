@@ -46,3 +46,22 @@ def test_a_demanded_gpu_that_is_absent_fails():
 def test_unknown_backend_is_refused():
     proc = _cli("--backend", "nosuchbackend")
     assert proc.returncode != 0 and "nosuchbackend" in proc.stderr
+
+
+def test_shards_split_the_cells_and_cover_them_all(tmp_path):
+    """Spreading a backend over processes runs every cell exactly once."""
+    ops = "add,sin,cos,abs,sum,flip,tril"
+
+    def cells(shards, jobs):
+        js = tmp_path / f"s{shards}.json"
+        proc = _cli("--backend", "numpy", "--op", ops, "--check", "values,errors",
+                    "--profile", "dev", "--mode", "eager", "-j", str(jobs), "--shards",
+                    str(shards), "--json", str(js))
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        if shards > 1:
+            assert all(f"== numpy.{i} ==" in proc.stdout for i in range(shards))
+        ids = [r["id"] for r in json.loads(js.read_text())["results"]]
+        assert len(ids) == len(set(ids))
+        return sorted(ids)
+
+    assert cells(3, 2) == cells(1, 1)

@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--compile-option", action="append", default=[],
                    metavar="BACKEND:KEY=VALUE",
                    help="option for a backend's compiler, e.g. torch:backend=aot_eager")
-    c.add_argument("-j", "--jobs", type=int, default=1,
-                   help="backends tested at the same time (each in its own process)")
+    c.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="processes run at the same time (default: one per CPU core)")
+    c.add_argument("--shards", type=int, default=0,
+                   help="processes each backend's ops are spread over (default: --jobs)")
     return p
 
 
@@ -60,9 +62,21 @@ def _backends(spec: str) -> list[str]:
     return names
 
 
-def _command(args, backend: str, all_backends: list[str], tmp: str) -> list[str]:
-    report = os.path.join(tmp, f"{backend}.json")
-    progress = os.path.join(tmp, f"{backend}.progress")
+def _jobs(args, backends: list[str]) -> list[tuple]:
+    """(backend, shard, shards, name) of each process to run."""
+    n = args.shards if args.shards > 0 else max(args.jobs, 1)
+    # slowest first, so that no core idles at the end (JAX eager compiles every op per shape)
+    order = sorted(backends, key=lambda b: _SLOWEST_FIRST.get(b, len(_SLOWEST_FIRST)))
+    return [(b, i, n, f"{b}.{i}" if n > 1 else b) for b in order for i in range(n)]
+
+
+_SLOWEST_FIRST = {"jax": 0, "torch": 1, "tensorflow": 2}
+
+
+def _command(args, job: tuple, all_backends: list[str], tmp: str) -> list[str]:
+    backend, shard, shards, name = job
+    report = os.path.join(tmp, f"{name}.json")
+    progress = os.path.join(tmp, f"{name}.progress")
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "unifw_conformance",
            "-p", "no:cacheprovider", "-p", "no:warnings", "-p", "no:faulthandler", "-q",
            "--no-header", "--tb=no",
@@ -71,6 +85,8 @@ def _command(args, backend: str, all_backends: list[str], tmp: str) -> list[str]
            "--unifw-check", args.check, "--unifw-json", report,
            "--unifw-progress", progress, "--unifw-checkpoint-to", ",".join(all_backends),
            "--unifw-bank", os.path.join(tmp, "examples.pickle")]
+    if shards > 1:
+        cmd += ["--unifw-shard", f"{shard}/{shards}"]
     if args.op:
         cmd += ["--unifw-op", args.op]
     for opt in args.compile_option:
@@ -82,12 +98,13 @@ def _command(args, backend: str, all_backends: list[str], tmp: str) -> list[str]
     return cmd
 
 
-def _collect(backend: str, returncode: int, tmp: str):
-    """(results, passed, failed) of one backend's process."""
+def _collect(job: tuple, returncode: int, tmp: str):
+    """(results, passed, failed) of one process."""
     from unifw_conformance.runner import Cell, Result
 
-    report = os.path.join(tmp, f"{backend}.json")
-    progress = os.path.join(tmp, f"{backend}.progress")
+    backend, name = job[0], job[3]
+    report = os.path.join(tmp, f"{name}.json")
+    progress = os.path.join(tmp, f"{name}.progress")
     if os.path.exists(report):
         with open(report, encoding="utf-8") as f:
             data = json.load(f)
@@ -106,17 +123,18 @@ def _collect(backend: str, returncode: int, tmp: str):
     return [Result(cell, "failed", msg)], 0, 1
 
 
-def _run_backends(args, backends: list[str], tmp: str) -> dict:
-    """Run each backend's process (``args.jobs`` at a time); {backend: return code}. With one
-    job the output streams; with more, each backend's output is printed when it ends."""
+def _run_backends(args, jobs: list[tuple], backends: list[str], tmp: str) -> dict:
+    """Run the processes (``args.jobs`` at a time); {job name: return code}. With one job at
+    a time the output streams; with more, each process's output is printed when it ends."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
     codes: dict = {}
-    queue = list(backends)
+    by_name = {j[3]: j for j in jobs}
+    queue = [j[3] for j in jobs]
     running: dict = {}
     while queue or running:
         while queue and len(running) < max(args.jobs, 1):
             b = queue.pop(0)
-            cmd = _command(args, b, backends, tmp)
+            cmd = _command(args, by_name[b], backends, tmp)
             if args.jobs <= 1:
                 print(f"== {b} ==", flush=True)
                 running[b] = (subprocess.Popen(cmd, env=env), None)
@@ -148,9 +166,10 @@ def conformance(args) -> int:
         patterns = [p.strip() for p in args.op.split(",") if p.strip()]
         runner.prepare_bank(runner.PROFILES[args.profile], registry.select(patterns),
                             os.path.join(tmp, "examples.pickle"))
-        codes = _run_backends(args, backends, tmp)
-        for b in backends:
-            r, p, f = _collect(b, codes[b], tmp)
+        jobs = _jobs(args, backends)
+        codes = _run_backends(args, jobs, backends, tmp)
+        for job in jobs:
+            r, p, f = _collect(job, codes[job[3]], tmp)
             results += r
             passed += p
             failed += f
