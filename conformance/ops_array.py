@@ -10,7 +10,7 @@ from unifw._dtypes import as_dtype
 from .builders import (PARTNER, arrays_fixed, bad_dtype_inputs, boolean, default_bad_inputs,
                        dtype_name, group_dtypes, int64, promoted, same)
 from .cases import Case, draw_array, kind, np_dtype, real_dtype, shapes
-from .registry import BadInput, Entry, Foreign, register
+from .registry import BadInput, Entry, Expect, Foreign, register
 
 _F = "float32"
 
@@ -460,6 +460,9 @@ def _take_cases(draw, d, grad):
 
 _entry("take", _take_cases, lambda x, i, axis=None: np.take(x, i, axis=axis), same,
        group="any", fixed_args=(1,),
+       xfail=(Expect("torch 2.13: TorchInductor fails an internal assertion compiling the "
+                     "forward-mode derivative (torch.func.jvp) of take", backend="torch",
+                     mode="compiled", check="grad"),),
        errors=(BadInput((arrays_fixed(_F, (3,)), np.array([5])), "IndexError",
                         "index 5 of an axis of size 3"),))
 

@@ -184,7 +184,7 @@ def _qr_cases(draw, d, grad):
 def _qr_norm(xp, outs, case):
     """Q and R with diag(R) made real positive (unique for full-rank input); Q^H Q = I."""
     q, r = outs
-    k = min(case.args[0].shape[-2:])
+    k = min(q.shape[-2], r.shape[-1])  # min(m, n), read off the outputs: this may run traced
     qk, rk = q[..., :, :k], r[..., :k, :]
     dg = xp.linalg.diagonal(rk)
     s = dg / xp.abs(dg)
