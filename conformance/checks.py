@@ -233,12 +233,17 @@ class GradProblem:
     def backend_fn(self, target: Target, kwargs, extra=()):
         """The op on the backend as a function of the parameters, then of the arguments at
         positions ``extra`` (passed as tensors)."""
-        # converted once, here: the function may be traced (torch.compile would trace NumPy
-        # arrays it touched as constants, and guard on them)
-        base = target.convert(tuple(self.case.args))
+        # torch.compile traces Python itself: NumPy arrays touched while tracing become
+        # constants it guards on (and its guards crash on them), so on torch the arguments are
+        # converted once, here. Elsewhere they are converted in the function, as constants of
+        # the trace (JAX ops that need concrete index values still get them).
+        base = target.convert(tuple(self.case.args)) if target.backend == "torch" else None
 
         def f(*params):
-            conv = self._assemble(params[:len(self.params)], uf, base)
+            if base is None:
+                conv = list(target.convert(tuple(self._assemble(params[:len(self.params)], uf))))
+            else:
+                conv = self._assemble(params[:len(self.params)], uf, base)
             for i, t in zip(extra, params[len(self.params):]):
                 conv[i] = t
             return self._real_outputs(outputs(invoke(self.entry, tuple(conv), kwargs)), uf)
