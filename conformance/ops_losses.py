@@ -130,6 +130,46 @@ _loss("nll_loss", st.composite(lambda draw, d, g: draw(_ce_cases(d, g, nll=True)
 
 
 @st.composite
+def _sce_cases(draw, d, grad):
+    """Logits (N, C, ...) or (C,), class indices, an ignore_index that is sometimes a
+    class in use, and a reduction: the fused op behind F.cross_entropy."""
+    c = draw(st.integers(2, 4))
+    lead = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    extra = tuple(draw(st.lists(st.integers(1, 2), max_size=1))) if lead else ()
+    x = draw_array(draw, d, lead[:1] + (c,) + extra, -3, 3)
+    target = draw_array(draw, draw(st.sampled_from(["int64", "int32"])), lead + extra, 0, c - 1)
+    kw = {"reduction": draw(st.sampled_from(_REDUCTIONS))}
+    if draw(st.booleans()):
+        kw["ignore_index"] = draw(st.integers(0, c - 1))
+        keep = target != kw["ignore_index"]
+        # 'mean' over only ignored targets is 0/0 (NaN on every backend): keep one target
+        assume(kw["reduction"] != "mean" or bool(np.any(keep)))
+    return Case((x, target), kw, diff=(0,) if grad else ())
+
+
+def _sce_ref(x, target, ignore_index=-100, reduction="mean"):
+    class_dim = 0 if x.ndim == 1 else 1
+    logp = R.log_softmax(x, class_dim)
+    picked = -np.squeeze(np.take_along_axis(
+        logp, np.expand_dims(np.where(target == ignore_index, 0, target), class_dim),
+        axis=class_dim), class_dim)
+    keep = (target != ignore_index).astype(np.float64)
+    loss = picked * keep
+    if reduction == "mean":
+        return loss.sum() / keep.sum()
+    return _reduce(loss, reduction)
+
+
+register(Entry("nn.softmax_cross_entropy", _sce_cases, _sce_ref, group_dtypes("real_float"),
+               same, grad=2, signed_zeros=False, accumulates=lambda c: c.args[0].size,
+               errors=(BadInput((arrays_fixed("float32", (2, 3)), np.array([0, 1, 2])),
+                                "ShapeError", "3 targets for a batch of 2"),
+                       BadInput((arrays_fixed("float32", (2, 3)),
+                                 arrays_fixed("float32", (2,))),
+                                "DTypeError", "float targets")),))
+
+
+@st.composite
 def _bce_cases(draw, d, grad, logits=False):
     shape = draw(shapes(1, 3, 1, 4))
     x = draw_array(draw, d, shape, -4, 4) if logits else draw_array(draw, d, shape, 0.05, 0.95)

@@ -103,6 +103,44 @@ def nn_dropout(b, x, /, p=0.5, training=True, *, key=None):
     return b.where(keep, b.multiply(x, scale), b.zeros_like(x))
 
 
+def class_target_problem(x_shape, target_shape, target_kind, ignore_index, reduction):
+    """Raise TypeError/ValueError (the facade turns them into DTypeError/ShapeError naming
+    the op, tensors and backend) unless the target holds class indices for logits of
+    shape ``x_shape``; ``target_kind`` is its unifw dtype kind. Returns the class dim."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not isinstance(ignore_index, int) or isinstance(ignore_index, bool):
+        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    if target_kind not in "iu":
+        raise TypeError("expected integer class indices as target")
+    shape = tuple(x_shape)
+    if not shape:
+        raise ValueError("logits must have at least one dimension (classes)")
+    class_dim = 0 if len(shape) == 1 else 1
+    want = shape[:class_dim] + shape[class_dim + 1:]
+    if tuple(target_shape) != want:
+        raise ValueError(f"class-index target must have shape {want} for logits of shape "
+                         f"{shape}, got {tuple(target_shape)}")
+    return class_dim
+
+
+def nn_softmax_cross_entropy(b, x, target, /, ignore_index=-100, reduction="mean"):
+    class_dim = class_target_problem(x.shape, target.shape, b.udtype(target).kind,
+                                     ignore_index, reduction)
+    logp = b.nn_log_softmax(x, class_dim)
+    keep = b.not_equal(target, _c(b, ignore_index, target))
+    safe = b.where(keep, target, b.zeros_like(target))
+    picked = b.squeeze(b.take_along_axis(logp, b.expand_dims(safe, axis=class_dim),
+                                         axis=class_dim), axis=class_dim)
+    w = b.astype(keep, x.dtype)
+    loss = b.multiply(b.negative(picked), w)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return b.sum(loss)
+    return b.divide(b.sum(loss), b.sum(w))
+
+
 def nn_scaled_dot_product_attention(b, query, key, value, /, attn_mask=None, dropout_p=0.0,
                                     is_causal=False, scale=None, *, dropout_key=None):
     L, S = query.shape[-2], key.shape[-2]

@@ -248,6 +248,26 @@ def _rank_or_axis_problem(spec, args, kwargs):
     return None
 
 
+def _class_target_problem(args, kwargs):
+    from ._composites import class_target_problem
+    x, target = args[0], args[1]
+    if not (isinstance(x, Tensor) and isinstance(target, Tensor)):
+        return None
+    try:
+        class_target_problem(x.shape, target.shape, target.dtype.kind,
+                             kwargs.get("ignore_index", -100), kwargs.get("reduction", "mean"))
+    except TypeError as e:
+        return DTypeError, str(e)
+    except ValueError as e:
+        return ShapeError, str(e)
+    return None
+
+
+# ops whose inputs have a validator that tells which of their arguments is wrong, so the
+# error class does not depend on which check a backend's kernel happens to make first
+_VALIDATORS = {"nn.softmax_cross_entropy": _class_target_problem}
+
+
 def fail(b, spec, args, kwargs, exc):
     """Turn a framework exception into the unifw error for this op (same class everywhere)."""
     if isinstance(exc, UnifwError):
@@ -255,6 +275,10 @@ def fail(b, spec, args, kwargs, exc):
     name = type(exc).__name__
     if "Concretization" in name or "TracerBool" in name or "OperatorNotAllowedInGraph" in name:
         return TracingError(f"{spec.qualname} on backend '{b.name}': {exc}")
+    validate = _VALIDATORS.get(spec.qualname)
+    found = validate(args, kwargs) if validate is not None else None
+    if found is not None:
+        return op_error(found[0], spec.qualname, b.name, args, found[1], cause=exc)
     found = _rank_or_axis_problem(spec, args, kwargs)
     if found is not None:
         return op_error(found[0], spec.qualname, b.name, args, found[1], cause=exc)

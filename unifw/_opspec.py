@@ -250,6 +250,11 @@ _op("softplus", "x, /, beta=1.0, threshold=20.0", **_N)
 _op("softmax", "x, /, dim=-1", **_N)
 _op("log_softmax", "x, /, dim=-1", **_N)
 _op("logsumexp", "x, /, dim=None, keepdim=False", **_N)
+# Fused softmax cross-entropy of logits ``(N, C, ...)`` or ``(C,)`` at integer class
+# indices: what F.cross_entropy calls without class weights or label smoothing (torch's
+# kernel, TensorFlow's SparseSoftmaxCrossEntropyWithLogits).
+_op("softmax_cross_entropy", "x, target, /, ignore_index=-100, reduction='mean'",
+    tensors=("x", "target"), **_N, required=False)
 _op("one_hot", "x, /, num_classes=-1", **{**_N, "dtypes": "integer"}, diff=0)
 _op("linear", "x, weight, bias=None, /", tensors=("x", "weight", "bias?"), **_N,
     same_dtype=("x", "weight", "bias"))

@@ -56,7 +56,9 @@ def _first_backend(trees):
         if isinstance(leaf, Tensor):
             return leaf._b
         if _is_module(leaf):
-            for _, p in leaf.named_parameters():
+            params = leaf._trainable_parameters() if hasattr(
+                leaf, "_trainable_parameters") else leaf.named_parameters()
+            for _, p in params:
                 return p._b
     return active()
 
@@ -152,7 +154,9 @@ class _Call:
             return ("const", None, leaf)
         if _is_module(leaf):
             entries = []
-            for name, p in leaf.named_parameters():
+            params = leaf._trainable_parameters() if hasattr(
+                leaf, "_trainable_parameters") else leaf.named_parameters()
+            for name, p in params:
                 ok = p.trainable and _differentiable(p._native, b)
                 entries.append((name, self._slot_for_var(p) if ok else None))
             return ("module", entries, leaf)

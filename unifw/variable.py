@@ -87,6 +87,7 @@ class Variable(Tensor):
     @trainable.setter
     def trainable(self, flag: bool):
         self._trainable = bool(flag)
+        structure_changed()
         setter = getattr(self._b, "variable_set_trainable", None)
         if setter is not None:
             setter(self._store, self._trainable)

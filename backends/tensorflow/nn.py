@@ -136,6 +136,32 @@ def log_softmax(x, /, dim=-1):
     return _along(R.LogSoftmax, x, dim)
 
 
+def softmax_cross_entropy(x, target, /, ignore_index=-100, reduction="mean"):
+    from unifw import _composites
+
+    kind = "i" if target.dtype.is_integer else "f" if target.dtype.is_floating else "b"
+    _composites.class_target_problem(x.shape, target.shape, kind, ignore_index, reduction)
+    if x.shape.rank != 2 or x.dtype not in (tf.float32, tf.float64):
+        from .backend import backend
+
+        return _composites.nn_softmax_cross_entropy(backend, x, target, ignore_index,
+                                                    reduction)
+    labels = _index_dtype(target)
+    keep = R.NotEqual(x=labels, y=tf.constant(ignore_index, labels.dtype))
+    # TensorFlow's kernel rejects labels outside [0, C): ignored ones become class 0
+    safe = R.SelectV2(condition=keep, t=labels, e=tf.zeros_like(labels))
+    _check_bounds(safe, x.shape[1], x)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=x)
+    w = R.Cast(x=keep, DstT=x.dtype)
+    loss = R.Mul(x=loss, y=w)
+    if reduction == "none":
+        return loss
+    total = R.Sum(input=loss, axis=_ints([0]))
+    if reduction == "sum":
+        return total
+    return R.RealDiv(x=total, y=R.Sum(input=w, axis=_ints([0])))
+
+
 def logsumexp(x, /, dim=None, keepdim=False):
     return tf.reduce_logsumexp(x, axis=dim, keepdims=keepdim)
 

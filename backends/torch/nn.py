@@ -27,6 +27,23 @@ def log_softmax(x, /, dim=-1):
     return torch.log_softmax(x, dim)
 
 
+def _kind(dtype):
+    if dtype == torch.bool:
+        return "b"
+    if dtype.is_complex:
+        return "c"
+    return "f" if dtype.is_floating_point else "i"
+
+
+def softmax_cross_entropy(x, target, /, ignore_index=-100, reduction="mean"):
+    from unifw._composites import class_target_problem
+
+    class_target_problem(x.shape, target.shape, _kind(target.dtype), ignore_index, reduction)
+    if target.dtype != torch.int64:  # torch's kernel takes int64 indices only
+        target = target.long()
+    return F.cross_entropy(x, target, ignore_index=ignore_index, reduction=reduction)
+
+
 def gelu(x, /, approximate="none"):
     y = F.gelu(x, approximate=approximate)
     if approximate == "none" and x.dtype != torch.float64:

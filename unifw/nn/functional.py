@@ -127,8 +127,7 @@ def _target_weights(weight, target, keep, dtype):
     return _F["where"](keep, w, _F["zeros_like"](w))
 
 
-def _nll(logp, target, weight, ignore_index, reduction, op="nll_loss"):
-    """Negative log-likelihood of class indices, with weights and ignore_index."""
+def _check_index_target(op, logp, target):
     if target.dtype.kind not in "iu":
         raise _bad(_errors.DTypeError, op, "expected integer class indices as target, "
                    f"got {target.dtype}", logp, target)
@@ -138,6 +137,11 @@ def _nll(logp, target, weight, ignore_index, reduction, op="nll_loss"):
         raise _bad(_ShapeError_cls, op, f"class-index target must have shape {want} "
                    f"for input shape {tuple(logp.shape)}, got {tuple(target.shape)}",
                    logp, target)
+
+
+def _nll(logp, target, weight, ignore_index, reduction, op="nll_loss"):
+    """Negative log-likelihood of class indices, with weights and ignore_index."""
+    _check_index_target(op, logp, target)
     keep = target != ignore_index
     safe = _F["where"](keep, target, _F["zeros_like"](target))
     w = _target_weights(weight, target, keep, logp.dtype)
@@ -168,6 +172,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if target.dtype.kind != "f" and weight is None and label_smoothing == 0.0:
+        _check_index_target("cross_entropy", input, target)
+        return softmax_cross_entropy(  # noqa: F821  (generated op above: the fused kernel)
+            input, target, ignore_index, reduction)
     class_dim = _class_dim(input)
     n_classes = input.shape[class_dim]
     logp = log_softmax(input, class_dim)  # noqa: F821  (generated op above)

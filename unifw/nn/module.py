@@ -20,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from .._tensor import Device, Tensor, wrap
 from ..errors import StateDictError
-from ..variable import Buffer, Parameter, Variable, structure_changed
+from ..variable import Buffer, Parameter, Variable, structure_changed, structure_epoch
 
 __all__ = ["Module", "Parameter", "Buffer", "IncompatibleKeys"]
 
@@ -321,7 +321,14 @@ class Module:
     # ------------------------------------------------------------ state
     def _unifw_variables(self) -> "OrderedDict[str, Variable]":
         """State protocol: every Parameter and Buffer (RNG keys included) by dotted
-        name, module by module in ``state_dict`` order; shared variables appear once."""
+        name, module by module in ``state_dict`` order; shared variables appear once.
+
+        The result is cached until the next structure change (any registration,
+        ``train``/``eval``, ``trainable`` flip): callers must not mutate it."""
+        cached = self.__dict__.get("_state_cache")
+        if cached is not None and cached[0] == structure_epoch[0]:
+            return cached[1]
+        epoch = structure_epoch[0]
         out = OrderedDict()
         seen = set()
         for mod_prefix, mod in self.named_modules():
@@ -330,6 +337,18 @@ class Module:
                     if v is not None and id(v) not in seen:
                         seen.add(id(v))
                         out[f"{mod_prefix}.{name}" if mod_prefix else name] = v
+        self.__dict__["_state_cache"] = (epoch, out)
+        return out
+
+    def _trainable_parameters(self) -> tuple:
+        """``((dotted name, Parameter), ...)`` as ``named_parameters()`` yields them,
+        cached like :meth:`_unifw_variables` (the autodiff fast path reads it each step)."""
+        cached = self.__dict__.get("_params_cache")
+        if cached is not None and cached[0] == structure_epoch[0]:
+            return cached[1]
+        epoch = structure_epoch[0]
+        out = tuple(self.named_parameters())
+        self.__dict__["_params_cache"] = (epoch, out)
         return out
 
     def _unifw_static(self) -> tuple:
@@ -470,7 +489,8 @@ class Module:
         new = type(self).__new__(type(self))
         memo[id(self)] = new
         for k, val in self.__dict__.items():
-            new.__dict__[k] = copy.deepcopy(val, memo)
+            if k not in ("_state_cache", "_params_cache"):
+                new.__dict__[k] = copy.deepcopy(val, memo)
         return new
 
     def extra_repr(self) -> str:
