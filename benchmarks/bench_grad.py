@@ -1,7 +1,8 @@
 """Benchmark: ``value_and_grad`` of the seeds' two-layer-net loss, unifw vs native code.
 
 The loss is the lecture's ``y_pred = x.mm(w1).clamp(min=0).mm(w2);
-loss = (y_pred - y).pow(2).sum()`` (``clamp(min=0)`` written as ``relu``) with N=64, D_in=1000, H=100, D_out=10
+loss = (y_pred - y).pow(2).sum()`` (``clamp(min=0)`` written as ``relu``)
+with N=64, D_in=1000, H=100, D_out=10
 (float32), differentiated w.r.t. ``w1`` and ``w2``. For every backend four
 variants run in one process:
 

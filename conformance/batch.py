@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import unifw as uf
 
 from . import checks
 from .cases import map_arrays

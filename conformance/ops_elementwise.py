@@ -90,13 +90,18 @@ def _both_away_from_zero(x1, x2):
     return bool(np.all(np.abs(x1) > 0.05) and np.all(np.abs(x2) > 0.05))
 
 
+def _wide(x):
+    """``x`` in float64 or complex128 (never dropping an imaginary part)."""
+    x = np.asarray(x)
+    return x.astype(np.complex128 if np.iscomplexobj(x) else np.float64)
+
+
 binary("add", np.add)
 binary("subtract", np.subtract)
 binary("multiply", np.multiply)
 binary("divide", np.divide,
-       valid=lambda x1, x2: bool(np.all((np.abs(np.asarray(x2, np.float64)) >= 0.01)
-                                        | (np.asarray(x2) == 0)
-                                        | ~np.isfinite(np.asarray(x2, np.float64)))),
+       valid=lambda x1, x2: bool(np.all((np.abs(_wide(x2)) >= 0.01) | (np.asarray(x2) == 0)
+                                        | ~np.isfinite(_wide(x2)))),
        grad_valid=lambda x1, x2: bool(np.all(np.abs(x2) > 0.1)))
 binary("pow", np.power, 0.1, 5.0, lo2=-3.0, hi2=3.0, int_ranges=((-3, 3), (0, 3)))
 binary("maximum", np.maximum, integral=True, grad_valid=_apart(0.05))

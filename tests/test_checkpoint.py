@@ -42,7 +42,8 @@ def _train(state, steps, x, y):
     losses = []
     for i in range(steps):
         rows = slice(4 * (i % 4), 4 * (i % 4) + 4)
-        loss, grads = uf.value_and_grad(lambda m: F.mse_loss(m(xs[rows]), ys[rows]))(model)
+        loss, grads = uf.value_and_grad(
+            lambda m, rows=rows: F.mse_loss(m(xs[rows]), ys[rows]))(model)
         opt.step(grads)
         state["ema"].update(model)
         state["sched"].step()
@@ -89,7 +90,7 @@ def test_round_trip_restores_values_dtypes_and_rng(tmp_path, backend):
     uf.random.seed(42)
     uf.save(tmp_path / "c.safetensors", state)
     expected_draw = uf.random.host_generator().integers(0, 2 ** 31)
-    for k, v in state.items():
+    for v in state.values():
         v.assign(uf.zeros_like(v))
     uf.random.seed(0)
     uf.load(tmp_path / "c.safetensors", state)

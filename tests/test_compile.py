@@ -92,6 +92,22 @@ def test_retrace_rules(backend):
     assert f.trace_count == 6
 
 
+def test_numpy_arguments_are_traced_like_tensors(backend):
+    """NumPy arrays and scalars are converted as an op converts them eagerly (their own
+    dtype, not a weak Python scalar) and traced: a new value does not trace again."""
+    f = uf.function(lambda x, s, m: uf.logical_or(x > s, m))
+    x = _t([1.0, 2.0, 3.0])
+    got = [f(x, np.float32(s), np.bool_(m)).numpy() for s, m in ((1.5, False), (2.5, True))]
+    np.testing.assert_array_equal(got[0], [False, True, True])
+    np.testing.assert_array_equal(got[1], [True, True, True])
+    y = f(x, np.array([0.0, 2.5, 3.5], np.float32), np.array([False, True, False]))
+    np.testing.assert_array_equal(y.numpy(), [True, True, False])
+    assert f.trace_count == 2  # scalars once, arrays once
+    # a float64 NumPy scalar promotes a float32 tensor, in eager and compiled mode alike
+    g = uf.function(lambda x, s: x * s)
+    assert g(x, np.float64(2.0)).dtype == (x * uf.asarray(np.float64(2.0))).dtype
+
+
 def test_static_argnums_bake_python_values(backend):
     @uf.function(static_argnums=(1,))
     def power(x, n):

@@ -96,7 +96,7 @@ def test_attribute_assignment_rules(numpy_backend):
     del m.child
     assert [n for n, _ in m.named_parameters()] == []
     with pytest.raises(AttributeError, match="has no attribute 'missing'"):
-        m.missing
+        _ = m.missing
 
 
 def test_assigning_before_init_is_an_error(numpy_backend):

@@ -16,9 +16,9 @@ from collections import namedtuple
 import numpy as np
 
 from . import _dtypes
-from ._opspec import DTYPE_GROUPS, OPS, OpSpec
+from ._opspec import OPS, OpSpec
 from ._registry import active
-from ._tensor import Device, Tensor, wrap
+from ._tensor import Tensor, wrap
 from .backend_api import attr_name
 from .errors import (BackendMismatchError, DeviceMismatchError, DTypeError, IndexError_,
                      OpError, ShapeError, TracingError, UnifwError, op_error)
@@ -88,9 +88,13 @@ def _foreign(b, obj):
         raise BackendMismatchError(
             f"a {type(obj).__module__}.{type(obj).__name__} was passed to an op on backend "
             f"'{b.name}'; wrap it with uf.from_native / uf.from_dlpack first")
-    dt = infer_dtype(obj)
     from ._devices import current_device
 
+    if isinstance(obj, (np.ndarray, np.generic)):
+        conv = getattr(b, "numpy_constant", None)  # a tracer-friendly conversion hook
+        if conv is not None:
+            return conv(obj, current_device(b))
+    dt = infer_dtype(obj)
     return b.asarray(obj, dtype=b.native_dtype(dt), device=current_device(b))
 
 

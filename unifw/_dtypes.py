@@ -165,7 +165,7 @@ def result_type(*arrays_and_dtypes) -> DType:
     for x in arrays_and_dtypes:
         if isinstance(x, (DType, str)):
             dts.append(as_dtype(x))
-        elif hasattr(x, "dtype") and isinstance(getattr(x, "dtype"), DType):
+        elif hasattr(x, "dtype") and isinstance(x.dtype, DType):
             dts.append(x.dtype)
         elif isinstance(x, (int, float, complex)):
             scalars.append(x)

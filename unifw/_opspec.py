@@ -186,7 +186,7 @@ _op("unique_counts", "x, /", kind="set", out="tuple", diff=0)
 _op("unique_inverse", "x, /", kind="set", out="tuple", diff=0)
 _op("unique_all", "x, /", kind="set", out="tuple", diff=0)
 
-# ---------------------------------------------------------------- indexing primitives (Tensor[] / .at[])
+# -------------------------------------------------- indexing primitives (Tensor[] / .at[])
 _op("getitem", "x, key, /", kind="getitem")
 _op("index_update", "x, key, values, /, *, mode='set'", tensors=("x", "values"),
     kind="index_update")
@@ -270,7 +270,8 @@ _op("avg_pool2d",
     "x, /, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True", **_N)
 _op("adaptive_avg_pool2d", "x, /, output_size", **_N)
 _op("batch_norm",
-    "x, running_mean, running_var, weight=None, bias=None, /, training=False, momentum=0.1, eps=1e-05",
+    "x, running_mean, running_var, weight=None, bias=None, /, training=False, momentum=0.1, "
+    "eps=1e-05",
     tensors=("x", "running_mean", "running_var", "weight?", "bias?"), **_N,
     same_dtype=("x", "running_mean", "running_var", "weight", "bias"))
 _op("layer_norm", "x, /, normalized_shape, weight=None, bias=None, eps=1e-05",
@@ -280,7 +281,8 @@ _op("dropout", "x, /, p=0.5, training=True, *, key=None", tensors=("x", "key?"),
 _op("embedding", "x, weight, /, padding_idx=None", tensors=("x", "weight"),
     **{**_N, "dtypes": "any"})
 _op("scaled_dot_product_attention",
-    "query, key, value, /, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, *, dropout_key=None",
+    "query, key, value, /, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, *, "
+    "dropout_key=None",
     tensors=("query", "key", "value", "attn_mask?", "dropout_key?"), **_N, required=False,
     same_dtype=("query", "key", "value"))
 _op("pad", "x, pad, /, mode='constant', value=0.0", **{**_N, "dtypes": "any"})

@@ -80,7 +80,8 @@ def _discover() -> dict[str, BackendPlugin]:
 
 
 def registered_backends() -> list[str]:
-    """Names of all registered backends (entry points and :func:`register_plugin`), importable or not."""
+    """Names of all registered backends (entry points and :func:`register_plugin`),
+    importable or not."""
     return sorted(_discover())
 
 

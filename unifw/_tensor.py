@@ -181,7 +181,8 @@ class Tensor:
 
     @property
     def at(self):
-        """Functional updates: ``x.at[idx].set(v)`` / ``.add`` / ``.multiply`` / ``.min`` / ``.max``."""
+        """Functional updates: ``x.at[idx].set(v)`` / ``.add`` / ``.multiply`` / ``.min`` /
+        ``.max``."""
         return _AtIndexer(self)
 
     # -------------------------------------------------------------- indexing

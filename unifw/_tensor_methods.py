@@ -55,7 +55,8 @@ def _reduction(name):
 
     method.__name__ = name
     method.__doc__ = (f"``uf.{name}`` as a method; accepts Array API ``axis``/``keepdims`` "
-                      f"or PyTorch ``dim``/``keepdim``" + (" and ``dtype``." if takes_dtype else "."))
+                      "or PyTorch ``dim``/``keepdim``"
+                      + (" and ``dtype``." if takes_dtype else "."))
     return method
 
 

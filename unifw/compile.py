@@ -143,7 +143,8 @@ class Function:
         return types.MethodType(self, obj)
 
     def __repr__(self):
-        return f"<uf.function {getattr(self.python_function, '__qualname__', self.python_function)}>"
+        name = getattr(self.python_function, "__qualname__", self.python_function)
+        return f"<uf.function {name}>"
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
@@ -415,6 +416,7 @@ class _Signature:
         dyn = ([a for i, a in enumerate(args) if i not in snums],
                {k: v for k, v in kwargs.items() if k not in snames})
         leaves, self.tdef = tree_flatten(dyn, is_leaf=is_stateful)
+        leaves = _numpy_leaves_as_tensors(leaves)
         self.b = None
         plan, sig, natives, state, seen = [], [], [], [], set()
         for leaf in leaves:
@@ -474,6 +476,27 @@ class _Signature:
         subst = tuple(bool(ts.depth and id(v) in ts.substitute) for v in self.state_vars) \
             if ts.depth else ()
         return (self.b.name, self.tdef, tuple(self.sig), self.statics.key(), subst)
+
+
+def _numpy_leaves_as_tensors(leaves):
+    """NumPy arrays and scalars become traced tensors, as an op would convert them eagerly
+    (same dtype, current device), so a new value never traces again."""
+    np = _numpy_if_loaded()
+    if np is None or not any(isinstance(v, (np.ndarray, np.generic)) for v in leaves):
+        return leaves
+    from ._devices import current_device
+    from ._dispatch import infer_dtype
+
+    b = next((v._b for v in leaves if isinstance(v, Tensor)), None) or active()
+    dev = current_device(b)
+    return [wrap(b.asarray(v, dtype=b.native_dtype(infer_dtype(v)), device=dev), b)
+            if isinstance(v, (np.ndarray, np.generic)) else v for v in leaves]
+
+
+def _numpy_if_loaded():
+    import sys
+
+    return sys.modules.get("numpy")
 
 
 def _mixed(func, b1, b2):

@@ -77,7 +77,8 @@ def describe(x) -> str:
     from ._tensor import Tensor
 
     if isinstance(x, Tensor):
-        return f"Tensor(shape={tuple(x.shape)}, dtype={x.dtype}, device={x.device}, backend={x.backend_name})"
+        return (f"Tensor(shape={tuple(x.shape)}, dtype={x.dtype}, device={x.device}, "
+                f"backend={x.backend_name})")
     if isinstance(x, (list, tuple)) and len(x) <= 8 and any(isinstance(v, Tensor) for v in x):
         return "[" + ", ".join(describe(v) for v in x) + "]"
     r = repr(x)

@@ -45,6 +45,16 @@ def signature(x):
     return (x.shape, x.dtype, x.device) if _MULTI_DEVICE else (x.shape, x.dtype)
 
 
+@torch._dynamo.assume_constant_result
+def numpy_constant(obj, device):
+    """A NumPy array or scalar met by an op (a closure constant, usually) as a native
+    tensor. Dynamo would trace NumPy and break the graph at ``ndarray.dtype``; as an
+    assumed-constant call the converted value is baked into the graph instead."""
+    from .core import asarray
+
+    return asarray(obj, device=device)
+
+
 def is_compiling():
     return torch.compiler.is_compiling()
 

@@ -369,7 +369,8 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {gi}")
             for k in sorted(k for k in group if k != "params"):
-                lines.append(f"    {k}: {group.raw(k) if k == 'lr' and group._lr_var is None else group[k]}")
+                shown = group.raw(k) if k == "lr" and group._lr_var is None else group[k]
+                lines.append(f"    {k}: {shown}")
         lines.append(")")
         return "\n".join(lines)
 

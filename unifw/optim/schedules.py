@@ -424,7 +424,8 @@ class SequentialLR(LRSchedule):
 
 def warmup_cosine(base_lr: float, warmup_steps: int, total_steps: int, eta_min: float = 0.0,
                   start_factor: float = 1.0 / 3) -> SequentialLR:
-    """Linear warm-up for ``warmup_steps`` then cosine annealing to ``eta_min`` at ``total_steps``."""
+    """Linear warm-up for ``warmup_steps`` then cosine annealing to ``eta_min`` at
+    ``total_steps``."""
     return SequentialLR(
         [LinearWarmup(warmup_steps=warmup_steps, start_factor=start_factor, base_lr=base_lr),
          CosineAnnealingLR(T_max=total_steps - warmup_steps, eta_min=eta_min, base_lr=base_lr)],
