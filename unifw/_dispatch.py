@@ -88,14 +88,32 @@ def _foreign(b, obj):
         raise BackendMismatchError(
             f"a {type(obj).__module__}.{type(obj).__name__} was passed to an op on backend "
             f"'{b.name}'; wrap it with uf.from_native / uf.from_dlpack first")
+    if isinstance(obj, (np.ndarray, np.generic)):
+        conv = _NUMPY_CONVERTERS.get(b)
+        if conv is None:
+            conv = _NUMPY_CONVERTERS[b] = _numpy_converter(b)
+        return conv(obj)
+    return _convert_foreign(b, obj)
+
+
+def _convert_foreign(b, obj):
     from ._devices import current_device
 
-    if isinstance(obj, (np.ndarray, np.generic)):
-        conv = getattr(b, "numpy_constant", None)  # a tracer-friendly conversion hook
-        if conv is not None:
-            return conv(obj, current_device(b))
     dt = infer_dtype(obj)
     return b.asarray(obj, dtype=b.native_dtype(dt), device=current_device(b))
+
+
+_NUMPY_CONVERTERS: dict = {}
+
+
+def _numpy_converter(b):
+    """NumPy values -> natives of ``b``; through the backend's ``constant_call`` hook when
+    it has one (a tracer that should bake the value in rather than trace NumPy)."""
+    def convert(obj):
+        return _convert_foreign(b, obj)
+
+    hook = getattr(b, "constant_call", None)
+    return hook(convert) if hook is not None else convert
 
 
 def pick_backend(*objs):

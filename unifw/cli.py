@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto",
                    help="'auto' (cpu plus any GPU present), or e.g. cpu,gpu:0 (a device "
                         "named here that is absent fails the run)")
-    c.add_argument("--mode", default="eager,compiled", help="comma list: eager, compiled (default: both)")
+    c.add_argument("--mode", default="eager,compiled", help="eager,compiled (default both)")
     c.add_argument("--profile", default="ci", choices=("dev", "ci", "thorough"),
                    help="examples per check and dtypes tested (default: ci)")
     c.add_argument("--op", default="", help="registry entries to test (glob patterns)")

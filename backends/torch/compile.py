@@ -45,14 +45,11 @@ def signature(x):
     return (x.shape, x.dtype, x.device) if _MULTI_DEVICE else (x.shape, x.dtype)
 
 
-@torch._dynamo.assume_constant_result
-def numpy_constant(obj, device):
-    """A NumPy array or scalar met by an op (a closure constant, usually) as a native
-    tensor. Dynamo would trace NumPy and break the graph at ``ndarray.dtype``; as an
-    assumed-constant call the converted value is baked into the graph instead."""
-    from .core import asarray
-
-    return asarray(obj, device=device)
+def constant_call(fn):
+    """``fn`` (NumPy constant -> native tensor) as a call Dynamo runs at trace time and
+    bakes in as a constant; traced, the conversion would break the graph at
+    ``ndarray.dtype``."""
+    return torch._dynamo.assume_constant_result(fn)
 
 
 def is_compiling():
