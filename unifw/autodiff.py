@@ -56,8 +56,8 @@ def _first_backend(trees):
         if isinstance(leaf, Tensor):
             return leaf._b
         if _is_module(leaf):
-            params = leaf._trainable_parameters() if hasattr(
-                leaf, "_trainable_parameters") else leaf.named_parameters()
+            params = leaf._cached_named_parameters() if hasattr(
+                leaf, "_cached_named_parameters") else leaf.named_parameters()
             for _, p in params:
                 return p._b
     return active()
@@ -154,8 +154,8 @@ class _Call:
             return ("const", None, leaf)
         if _is_module(leaf):
             entries = []
-            params = leaf._trainable_parameters() if hasattr(
-                leaf, "_trainable_parameters") else leaf.named_parameters()
+            params = leaf._cached_named_parameters() if hasattr(
+                leaf, "_cached_named_parameters") else leaf.named_parameters()
             for name, p in params:
                 ok = p.trainable and _differentiable(p._native, b)
                 entries.append((name, self._slot_for_var(p) if ok else None))

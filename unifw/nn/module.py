@@ -340,7 +340,7 @@ class Module:
         self.__dict__["_state_cache"] = (epoch, out)
         return out
 
-    def _trainable_parameters(self) -> tuple:
+    def _cached_named_parameters(self) -> tuple:
         """``((dotted name, Parameter), ...)`` as ``named_parameters()`` yields them,
         cached like :meth:`_unifw_variables` (the autodiff fast path reads it each step)."""
         cached = self.__dict__.get("_params_cache")
