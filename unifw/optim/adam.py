@@ -1,8 +1,26 @@
 """Adam and AdamW (PyTorch's ``torch.optim.Adam`` / ``torch.optim.AdamW`` rules)."""
 from __future__ import annotations
 
-from .. import maximum, sqrt
+import math
+
+from .. import exp, maximum, sqrt
+from .._tensor import Tensor
 from .optimizer import Optimizer, _check, cast_like
+
+
+def _power(beta: float, t):
+    """``beta ** t`` for a Python step number or a traced float64 step.
+
+    Traced, it is written ``exp(t * ln(beta))``: the same value to float64 rounding,
+    but a form the compilers hoist out of the per-element loop. TorchInductor
+    recomputes ``pow(beta, t)`` for every vector of the parameter (6x slower for a
+    1M-element Adam update on CPU), while the ``exp`` form costs nothing.
+    """
+    if not isinstance(t, Tensor):
+        return beta ** t
+    if beta == 0.0:
+        return 0.0  # t >= 1 always
+    return exp(t * math.log(beta))
 
 
 class Adam(Optimizer):
@@ -45,7 +63,8 @@ class Adam(Optimizer):
         m = m + (g - m) * (1.0 - beta1)
         v = s["exp_avg_sq"] * beta2 + (1.0 - beta2) * (g * g)
         new = {"exp_avg": m, "exp_avg_sq": v}
-        step_size, bc2_sqrt = cast_like(p, lr / (1.0 - beta1 ** t), (1.0 - beta2 ** t) ** 0.5)
+        step_size, bc2_sqrt = cast_like(p, lr / (1.0 - _power(beta1, t)),
+                                        (1.0 - _power(beta2, t)) ** 0.5)
         if h["amsgrad"]:
             v = maximum(s["max_exp_avg_sq"], v)
             new["max_exp_avg_sq"] = v
