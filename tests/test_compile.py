@@ -135,6 +135,42 @@ def test_outputs_keep_structure_and_python_values(backend):
         np.testing.assert_allclose(out["y"].numpy(), [2.0])
 
 
+def test_outputs_rebuild_every_container_kind(backend):
+    import collections
+
+    Pair = collections.namedtuple("Pair", "lo hi")
+
+    @uf.function
+    def f(x):
+        return [Pair(x - 1.0, x + 1.0), {(1, "k"): [x * 2.0, 7], 5: (x,)}, ()], x * 3.0
+
+    for _ in range(_calls(backend)):
+        (pair, table, empty), tripled = f(_t([1.0, 2.0]))
+        assert type(pair) is Pair and empty == () and table[(1, "k")][1] == 7
+        assert isinstance(table[5], tuple) and len(table[5]) == 1
+        for got, want in [(pair.lo, [0.0, 1.0]), (pair.hi, [2.0, 3.0]),
+                          (table[(1, "k")][0], [2.0, 4.0]), (table[5][0], [1.0, 2.0]),
+                          (tripled, [3.0, 6.0])]:
+            assert isinstance(got, uf.Tensor)
+            np.testing.assert_allclose(got.numpy(), want)
+
+
+def test_outputs_too_deep_for_the_fast_rebuild_come_back_whole(backend):
+    @uf.function
+    def f(x):
+        out = x
+        for _ in range(60):
+            out = [out]
+        return out
+
+    for _ in range(_calls(backend)):
+        out = f(_t([4.0]))
+        for _ in range(60):
+            assert isinstance(out, list) and len(out) == 1
+            out = out[0]
+        np.testing.assert_allclose(out.numpy(), [4.0])
+
+
 def test_nested_function_is_inlined(backend):
     @uf.function
     def inner(x):

@@ -30,7 +30,7 @@ import weakref
 from ._registry import active
 from ._tensor import Tensor, wrap
 from .errors import CompilationError, ShapeError, TracingError, UnifwError
-from .tree import is_stateful, tree_flatten, tree_leaves, tree_structure, tree_unflatten
+from .tree import is_stateful, tree_flatten, tree_leaves, tree_unflatten
 from .variable import Variable, structure_epoch, trace_state
 
 __all__ = ["function", "Function", "config", "cond", "while_loop", "fori_loop", "scan"]
@@ -95,7 +95,7 @@ def function(fn=None, *, static_argnums=(), static_argnames=(), jit_compile=None
 class _Entry:
     """One compiled program: a signature's tracing results and the compiled callable."""
 
-    __slots__ = ("call", "n_tensors", "lifted", "meta", "b")
+    __slots__ = ("call", "n_tensors", "lifted", "meta", "build_out", "b")
 
     # meta: (output treedef, output leaves with _TENSOR for tensors, indices of the
     # lifted variables assigned), recorded by the first trace only. Later traces
@@ -218,8 +218,9 @@ class Function:
                 else:
                     b.variable_assign(v._store, new)
             outs = outs[:n]
-        if out_def is _LEAF_DEF:
-            return wrap(outs[0], b) if out_static[0] is _TENSOR else out_static[0]
+        build = entry.build_out
+        if build is not None and len(outs) == build.n_tensors:
+            return build(outs, b)
         it = iter(outs)
         try:
             return tree_unflatten(out_def, [wrap(next(it), b) if s is _TENSOR else s
@@ -237,7 +238,7 @@ class Function:
         b = sig.b
         entry = _Entry()
         entry.b = b
-        entry.meta = None
+        entry.meta = entry.build_out = None
         entry.n_tensors = len(sig.tensor_natives)
         lift_all = getattr(b, "compile_lifts_state", True)
         ts = trace_state
@@ -285,6 +286,7 @@ class Function:
             changed = [i for i, v in enumerate(lifted_vars) if sub[id(v)] is not init[id(v)]]
             if entry.meta is None:
                 entry.meta = (out_def, out_static, changed)
+                entry.build_out = _output_builder(out_def, out_static)
             return flat_out + [sub[id(lifted_vars[i])] for i in changed]
 
         traced.__code__ = traced.__code__.replace(
@@ -381,7 +383,49 @@ class _Tensor:
 
 
 _TENSOR = _Tensor()  # marks a tensor slot in plans and output descriptions
-_LEAF_DEF = tree_structure(0)
+
+
+def _output_builder(out_def, out_static):
+    """``build(outs, b)``: the traced function's output rebuilt from the compiled
+    program's tensors, as one generated expression (no tree walk per call), or None
+    for structures too large to write that way (the generic rebuild is used)."""
+    consts: list = []
+    n = [0, 0]  # tensors taken, leaves seen
+
+    def const(value):
+        consts.append(value)
+        return f"c[{len(consts) - 1}]"
+
+    def expr(d, depth):
+        if depth > 40 or len(consts) + n[1] > 2000:
+            raise OverflowError
+        kind = d.kind
+        if kind == "leaf":
+            static = out_static[n[1]]
+            n[1] += 1
+            if static is not _TENSOR:
+                return const(static)
+            n[0] += 1
+            return f"w(o[{n[0] - 1}], b)"
+        if kind == "none":
+            return "None"
+        kids = [expr(c, depth + 1) for c in d.children]
+        if kind == "list":
+            return "[" + ", ".join(kids) + "]"
+        if kind == "tuple":
+            return "(" + "".join(k + ", " for k in kids) + ")"
+        if kind == "namedtuple":
+            return f"{const(d.meta)}({', '.join(kids)})"
+        keys = d.meta if kind == "dict" else d.meta[1]
+        return "{" + ", ".join(f"{const(k)}: {v}" for k, v in zip(keys, kids)) + "}"
+
+    try:
+        body = expr(out_def, 0)
+    except OverflowError:
+        return None
+    build = eval(f"lambda o, b: {body}", {"w": wrap, "c": tuple(consts)})  # noqa: S307
+    build.n_tensors = n[0]
+    return build
 
 
 class _Statics:
