@@ -422,6 +422,24 @@ def _pool_geometry(x4, kernel_size, stride, padding, dilation, ceil_mode):
     return k, s, p, d, out, after
 
 
+def _propagate_nans(xh, y, k, s):
+    """``y``, the max-pool of ``xh``, with NaN in every window that holds one.
+
+    TF's kernel skips NaNs; torch propagates them. The exact fix subtracts the
+    window means of the NaNs alone (NaN where a window has one, else exactly +0,
+    which keeps the sign of a zero maximum), outside the gradient. It costs three
+    passes over the input (as much as the pool itself), so it runs only when the
+    input's sum is NaN: always when the input holds a NaN (an inf - inf sum also
+    takes the branch, where the fix then changes nothing).
+    """
+    def fix():
+        nans = R.SelectV2(condition=R.IsNan(x=xh), t=xh, e=_scalar(0, xh.dtype))
+        return R.Sub(x=y, y=tf.stop_gradient(tf.nn.avg_pool2d(nans, k, s, "VALID")))
+
+    flag = R.IsNan(x=R.Sum(input=xh, axis=_ints((0, 1, 2, 3))))
+    return tf.cond(flag, fix, lambda: y)
+
+
 def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     def run(x4):
         k, s, p, d, out, after = _pool_geometry(x4, kernel_size, stride, padding, dilation,
@@ -431,12 +449,7 @@ def max_pool2d(x, /, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
             xh = tf.pad(xh, [[0, 0], [p[0], after[0]], [p[1], after[1]], [0, 0]],
                         constant_values=_scalar(-math.inf, x4.dtype))
         if d == (1, 1):
-            y = tf.nn.max_pool2d(xh, k, s, "VALID")
-            # TF's kernel skips NaNs; torch propagates them: subtract the window means of
-            # the NaNs alone (NaN where a window has one, else exactly +0, which keeps the
-            # sign of a zero maximum), outside the gradient
-            nans = R.SelectV2(condition=R.IsNan(x=xh), t=xh, e=_scalar(0, xh.dtype))
-            y = R.Sub(x=y, y=tf.stop_gradient(tf.nn.avg_pool2d(nans, k, s, "VALID")))
+            y = _propagate_nans(xh, tf.nn.max_pool2d(xh, k, s, "VALID"), k, s)
         else:  # dilated windows: maximum over the k*k strided views
             y = None
             for i in range(k[0]):

@@ -521,6 +521,30 @@ def test_max_pool2d_propagates_nans(kernel, stride, padding, dilation, ceil_mode
 
 
 @needs_torch
+@pytest.mark.parametrize("special", ["nan", "inf_minus_inf", "finite"])
+def test_max_pool2d_nans_in_graph_mode_and_its_gradient(special):
+    # in a graph the NaN fix sits behind a tf.cond on the input's sum
+    x = rand(2, 3, 8, 8, seed=14).astype(np.float64)
+    if special == "nan":
+        x[1, 2, 5, 6] = np.nan
+    elif special == "inf_minus_inf":
+        x[0, 1, 0, 0], x[1, 0, 7, 7] = np.inf, -np.inf
+
+    @uf.function
+    def pooled_and_grad(v):
+        return uf.value_and_grad(lambda v: uf.sum(F.max_pool2d(v, 2) ** 2))(v), \
+            F.max_pool2d(v, 2)
+
+    for _ in range(2):
+        (_, grad), got = pooled_and_grad(uf.asarray(x))
+        close(got, F_torch.max_pool2d(t64(x), 2))
+    if special == "finite":
+        xt = t64(x).requires_grad_(True)
+        (F_torch.max_pool2d(xt, 2) ** 2).sum().backward()
+        close(grad, xt.grad)
+
+
+@needs_torch
 @pytest.mark.parametrize("kernel,stride,padding,ceil_mode,count_include_pad", [
     (2, None, 0, False, True), (3, 2, 1, True, True), (3, 2, 1, True, False),
     ((3, 2), (2, 1), (1, 1), False, False), (4, 3, 2, True, True),
