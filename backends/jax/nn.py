@@ -97,7 +97,9 @@ def one_hot(x, /, num_classes=-1):
 # ------------------------------------------------------------------ linear and convolutions
 def linear(x, weight, bias=None, /):
     _same_dtype("linear", x, weight, bias)
-    out = jnp.matmul(x, weight.T)
+    # contract x's last axis with the weight's in-features axis: no transposed weight
+    # copy (in eager mode one op and one VJP less per layer)
+    out = lax.dot_general(x, weight, (((x.ndim - 1,), (1,)), ((), ())))
     return out if bias is None else out + bias
 
 
@@ -291,9 +293,9 @@ def layer_norm(x, /, normalized_shape, weight=None, bias=None, eps=1e-05):
     axes = tuple(range(x.ndim - len(ns), x.ndim))
     ct = _compute_dtype(x)
     xc = x.astype(ct)
-    mean = jnp.mean(xc, axis=axes, keepdims=True)
-    var = jnp.var(xc, axis=axes, keepdims=True)
-    y = (xc - mean) * lax.rsqrt(var + eps)
+    centred = xc - jnp.mean(xc, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(centred), axis=axes, keepdims=True)  # jnp.var, without its jit
+    y = centred * lax.rsqrt(var + eps)
     if weight is not None:
         y = y * weight.astype(ct)
     if bias is not None:
@@ -321,12 +323,19 @@ def embedding(x, weight, /, padding_idx=None):
     return jnp.where((x == pad)[..., None], lax.stop_gradient(out), out)
 
 
+def _fused_attention_pays() -> bool:
+    """jax.nn.dot_product_attention runs cuDNN's fused kernel on a GPU; on CPU it is the
+    same matmul-softmax-matmul behind four transposes, which eager mode pays for."""
+    return jax.default_backend() != "cpu"
+
+
 def scaled_dot_product_attention(query, key, value, /, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, *, dropout_key=None):
     """``softmax(q k^T * scale + mask) v`` over the last two axes; a query row whose keys
     are all masked out gives zeros (as PyTorch), not NaN."""
     _same_dtype("scaled_dot_product_attention", query, key, value)
-    if (attn_mask is None and dropout_p == 0.0 and query.ndim == 4 and key.shape == value.shape
+    if (attn_mask is None and dropout_p == 0.0 and _fused_attention_pays()
+            and query.ndim == 4 and key.shape == value.shape
             and query.shape[:2] == key.shape[:2] and query.shape[-1] == key.shape[-1]
             and query.dtype.itemsize <= 4):
         # the fused kernel (cuDNN flash attention on GPU) in its (B, T, N, H) layout; it
@@ -335,7 +344,14 @@ def scaled_dot_product_attention(query, key, value, /, attn_mask=None, dropout_p
         out = jax.nn.dot_product_attention(q, k, v, scale=scale, is_causal=is_causal)
         return jnp.swapaxes(out, 1, 2)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2)) * scale
+    nd = query.ndim
+    if nd >= 2 and key.ndim == nd and query.shape[:-2] == key.shape[:-2]:
+        batch = tuple(range(nd - 2))  # q k^T without a transposed copy of k
+        scores = lax.dot_general(query, key, (((nd - 1,), (nd - 1,)), (batch, batch))) * scale
+    else:
+        scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2)) * scale
+    if attn_mask is None and not is_causal and dropout_p == 0.0:
+        return jnp.matmul(jax.nn.softmax(scores, axis=-1), value)
     L, S = scores.shape[-2:]
     if is_causal:
         scores = jnp.where(jnp.tril(jnp.ones((L, S), dtype=bool)), scores, -jnp.inf)

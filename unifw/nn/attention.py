@@ -132,6 +132,8 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
+        # self-attention with packed weights: one GEMM projects q, k and v together
+        packed = query is key and key is value and self._qkv_same_embed_dim
         batched = query.ndim == 3
         if not batched:
             query, key, value = query[None], key[None], value[None]
@@ -142,14 +144,18 @@ class MultiheadAttention(Module):
         N, L, E = query.shape
         S = key.shape[1]
         H, hd = self.num_heads, self.head_dim
-        (wq, wk, wv), (bq, bk, bv) = self._projections()
+        if packed:
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = FUNCS["unstack"](qkv.reshape(N, L, 3, H, hd).permute(2, 0, 3, 1, 4))
+        else:
+            (wq, wk, wv), (bq, bk, bv) = self._projections()
 
-        def heads(t, n):
-            return t.reshape(N, n, H, hd).transpose(1, 2)
+            def heads(t, n):
+                return t.reshape(N, n, H, hd).transpose(1, 2)
 
-        q = heads(F.linear(query, wq, bq), L)
-        k = heads(F.linear(key, wk, bk), S)
-        v = heads(F.linear(value, wv, bv), S)
+            q = heads(F.linear(query, wq, bq), L)
+            k = heads(F.linear(key, wk, bk), S)
+            v = heads(F.linear(value, wv, bv), S)
         mask = self._mask(attn_mask, key_padding_mask, is_causal, N, L, S, q.dtype)
         p = self.dropout if self.training else 0.0
         weights = None
