@@ -386,10 +386,11 @@ def _make(spec: OpSpec):
             f"    _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
             f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
         ]
+        lines.append(f"_d = (_{c} if type(_{a}) in _SCALARS else _{a}).dtype")
         if spec.dtypes != "any":
-            lines.append(f"_chk = _{c} if type(_{a}) in _SCALARS else _{a}")
-            lines.append(f"if _chk.dtype not in _b._kind_natives[{spec.dtypes!r}]: "
-                         f"_check_dtypes(_b, _SPEC, [_chk], {args_tuple})")
+            lines.append(f"if _d not in _b._kind_natives[{spec.dtypes!r}]: "
+                         f"_check_dtypes(_b, _SPEC, [_{c} if type(_{a}) in _SCALARS else _{a}], "
+                         f"{args_tuple})")
         rename = {a: f"_{a}", c: f"_{c}"}
     else:
         first, fseq, _ = tens[0]
@@ -446,6 +447,9 @@ def _make(spec: OpSpec):
         if not tens:
             lines.append("else: device = _cur_dev(_b)")
     call = f"_b.{attr}({_call_expr(params, rename)})"
+    if binary:  # a backend may give complex inputs their own function (complex_overrides)
+        call = (f"(_b.{attr} if _d not in _b._complex_natives else "
+                f"_b._complex_ops.get({attr!r}, _b.{attr}))({_call_expr(params, rename)})")
     lines += ["try:", f"    _r = {call}", "except _UE: raise",
               "except Exception as _e:",
               f"    raise _fail(_b, _SPEC, {args_tuple if tnames else '()'}, {kw_dict}, _e) from _e"]

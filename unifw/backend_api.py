@@ -18,6 +18,11 @@ A backend is assembled from plain modules of functions (Keras-style: ``core``,
 * **compile** (optional, eager fallback): ``function``, ``cond``,
   ``while_loop``, ``scan``, ``is_tracing``.
 
+An ops module may also hold ``complex_overrides``, ``{op name: function}``: for a
+binary op, the function used instead when the (promoted) inputs are complex. The
+real-dtype path can then be the framework's own function, with no Python wrapper
+between the facade and the kernel.
+
 Attributes that tune the facade: ``weak_scalars`` (native binary ops accept
 Python scalars with Array API weak-scalar semantics), ``check_devices``
 (the facade compares devices of op inputs because the framework would
@@ -62,11 +67,14 @@ class Backend:
                     setattr(self, k, v)
         missing_core = [k for k in CORE_INTERFACE if not hasattr(self, k)]
         provided = {}
+        self._complex_ops = {}
         for ns, mods in ops.items():
             for mod in mods if isinstance(mods, (list, tuple)) else [mods]:
                 for k, v in vars(mod).items():
                     if not k.startswith("_") and callable(v):
                         provided[_NS_PREFIX[ns] + k] = v
+                for k, v in getattr(mod, "complex_overrides", {}).items():
+                    self._complex_ops[_NS_PREFIX[ns] + k] = v
         missing = []
         from . import _composites
 
@@ -101,6 +109,9 @@ class Backend:
             group: frozenset(v for k, v in self.dtype_map.items() if k.kind in kinds)
             for group, kinds in DTYPE_GROUPS.items()
         }
+        # binary ops look here only when their inputs are complex
+        self._complex_natives = frozenset(v for k, v in self.dtype_map.items()
+                                          if k.kind == "c") if self._complex_ops else frozenset()
 
     # ---------------------------------------------------------------- dtypes
     def native_dtype(self, dtype):

@@ -75,14 +75,14 @@ def _complex_sum(op, x1, x2):
                                     torch.view_as_real(x2.resolve_conj())))
 
 
-def add(x1, x2, /):
-    r = x1 + x2
-    return r if r.dtype not in _COMPLEX else _complex_sum(operator.add, x1, x2)
+# real inputs go straight to torch's operators; complex ones through complex_overrides
+add, subtract = operator.add, operator.sub
 
 
-def subtract(x1, x2, /):
-    r = x1 - x2
-    return r if r.dtype not in _COMPLEX else _complex_sum(operator.sub, x1, x2)
+complex_overrides = {
+    "add": lambda x1, x2: _complex_sum(operator.add, x1, x2),
+    "subtract": lambda x1, x2: _complex_sum(operator.sub, x1, x2),
+}
 
 
 def pow(x1, x2, /):

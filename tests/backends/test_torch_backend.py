@@ -303,6 +303,11 @@ def test_semantics_torch_does_not_share():
     c = uf.asarray(np.array([complex(np.inf, 0.0)], np.complex128))
     np.testing.assert_array_equal((c + uf.asarray([0j], dtype=uf.complex128)).numpy(),
                                   [complex(np.inf, 0.0)])
+    np.testing.assert_array_equal((c - uf.asarray([0j], dtype=uf.complex128)).numpy(),
+                                  [complex(np.inf, 0.0)])
+    # a complex Python scalar promotes a real tensor first, then takes the complex path
+    np.testing.assert_array_equal((uf.asarray([np.inf], dtype=uf.float64) + 0j).numpy(),
+                                  [complex(np.inf, 0.0)])
     np.testing.assert_array_equal((uf.asarray([0j]) ** 0).numpy(), [1 + 0j])
 
 
