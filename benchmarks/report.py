@@ -113,9 +113,8 @@ def misses(data: dict) -> list:
             if "error" in row.get("unifw", {}):
                 out.append(f"{b} {w} {m}: unifw did not run ({row['unifw']['error']})")
         for row in res.get("overhead", []):
-            u, n = row.get("unifw", {}), row.get("native", {})
-            if "median" in u and "median" in n:
-                over = (u["median"] - n["median"]) * 1e6
+            over = overhead_us(row)
+            if over is not None:
                 if over > TARGET_OVERHEAD_US:
                     out.append(f"{b} per-op {row['op']}: +{over:.2f} us over native "
                                f"(target <= {TARGET_OVERHEAD_US} us)")
@@ -218,20 +217,34 @@ def _compile_table(backends):
             "|---|---|---|---|---|---|---|", *rows, ""]
 
 
+def overhead_us(row: dict):
+    """unifw's per-call overhead over native code in µs: the median of the paired
+    (same-round) differences, or the difference of the medians for older results."""
+    paired = row.get("paired_overhead")
+    if paired is not None:
+        return paired["median"] * 1e6
+    u, n = row.get("unifw", {}), row.get("native", {})
+    return (u["median"] - n["median"]) * 1e6 if "median" in u and "median" in n else None
+
+
 def _overhead_table(backends):
     rows = []
     for b, res in backends.items():
         for row in res.get("overhead", []):
             u, n = row.get("unifw", {}), row.get("native", {})
-            over = (u["median"] - n["median"]) * 1e6 if "median" in u and "median" in n \
-                else None
+            over = overhead_us(row)
             flag = " ✗" if over is not None and over > TARGET_OVERHEAD_US else ""
+            paired = row.get("paired_overhead")
+            spread = (f" ({paired['min'] * 1e6:+.2f} to {paired['max'] * 1e6:+.2f})"
+                      if paired else "")
             rows.append(f"| {b} | {row['op']} | {_cell(u, 1e6)} | {_cell(n, 1e6)} | "
                         f"{_cell(row.get('keras'), 1e6)} | "
-                        f"{'n/a' if over is None else f'{over:+.2f}{flag}'} |")
+                        f"{'n/a' if over is None else f'{over:+.2f}{flag}{spread}'} |")
     if not rows:
         return []
     return ["#### (e) Per-op eager time, 4x4 float32, µs per call, median (min-max)", "",
+            "unifw - native: the median over rounds of the difference between unifw's and "
+            "native code's samples taken in the same round (min to max).", "",
             "| backend | op | unifw `a op b` | native `a op b` | Keras `keras.ops` | "
             "unifw - native |", "|---|---|---|---|---|---|", *rows, ""]
 

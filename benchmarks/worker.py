@@ -116,7 +116,7 @@ def _raiser(exc):
 def run_overhead(backend: str, device: str, impls, settings, calls: int) -> list:
     """(e) per-op eager time of 4x4 float32 ``a + b`` and ``a @ b``: unifw and native
     operators, and ``keras.ops.add`` / ``keras.ops.matmul`` on native arrays."""
-    from .timing import time_loops
+    from .timing import _stats, time_loops
 
     if backend == "numpy":
         import numpy as np
@@ -146,7 +146,15 @@ def run_overhead(backend: str, device: str, impls, settings, calls: int) -> list
             except Exception as exc:
                 loops["keras"] = _raiser(exc)
         res = time_loops(loops, {k: sync[k] for k in loops}, settings, calls)
-        rows.append({"op": op_name, **{k: v.summary(settings.clock) for k, v in res.items()}})
+        row = {"op": op_name, **{k: v.summary(settings.clock) for k, v in res.items()}}
+        u, n = res.get("unifw"), res["native"]
+        if u is not None and u.error is None and n.error is None:
+            # unifw's and native's samples of a round were taken close in time: differences
+            # cancel the drift between rounds, which on a shared machine is larger than
+            # the overhead measured
+            c = settings.clock
+            row["paired_overhead"] = _stats([a - b for a, b in zip(u.times[c], n.times[c])])
+        rows.append(row)
     return rows
 
 

@@ -108,6 +108,19 @@ def test_missed_targets_are_listed():
     assert len(missed) == 1 and "compiled" in missed[0] and "1.20x" in missed[0]
 
 
+def test_per_op_overhead_prefers_the_paired_differences():
+    # round medians 5 us vs 3 us, but paired within rounds unifw is only 1 us slower
+    row = {"op": "add", "unifw": {"median": 5e-6, "min": 4e-6, "max": 9e-6},
+           "native": {"median": 3e-6, "min": 2e-6, "max": 8e-6},
+           "paired_overhead": {"median": 1e-6, "min": 0.5e-6, "max": 1.5e-6}}
+    assert report.overhead_us(row) == pytest.approx(1.0)
+    assert report.misses({"backends": {"torch": {"overhead": [row]}}}) == []
+    del row["paired_overhead"]  # results written before pairing: difference of medians
+    assert report.overhead_us(row) == pytest.approx(2.0)
+    (missed,) = report.misses({"backends": {"torch": {"overhead": [row]}}})
+    assert "+2.00 us" in missed
+
+
 def test_update_doc_replaces_only_the_generated_section(tmp_path):
     doc = tmp_path / "bench.md"
     doc.write_text("# Title\n\nhand-written intro\n")
