@@ -363,30 +363,36 @@ def _make(spec: OpSpec):
             f"    if type({c}) is _T or isinstance({c}, _T):",
             f"        if {c}._b is not _b: _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"        _{c} = {c}._native",
-            f"        if _{a}.dtype is not _{c}.dtype:",
+            f"        _d = _{a}.dtype",
+            f"        if _d is not _{c}.dtype:",
             f"            _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"            _d = _{a}.dtype",
             f"    elif type({c}) in _SCALARS:",
             f"        _{c} = _scalar(_b, {c}, _{a}, {spec.qualname!r})",
             f"        if type(_{c}) not in _SCALARS and _{c}.dtype is not _{a}.dtype: _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"        _d = _{a}.dtype",
             "    else:",
             f"        _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"        _d = _{a}.dtype",
             f"elif type({c}) is _T or isinstance({c}, _T):",
             f"    _b = {c}._b; _{c} = {c}._native",
             f"    if type({a}) in _SCALARS:",
             f"        _{a} = _scalar(_b, {a}, _{c}, {spec.qualname!r})",
             f"        if type(_{a}) not in _SCALARS and _{a}.dtype is not _{c}.dtype: _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"        _d = _{c}.dtype",
             "    else:",
             f"        _{a} = _unwrap_in(_b, {a}, {a!r}, {spec.qualname!r})",
             f"        _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"        _d = _{a}.dtype",
             "else:",
             f"    _b = _pick({a}, {c})",
             f"    _{a} = _unwrap_in(_b, {a}, {a!r}, {spec.qualname!r})",
             f"    _{c} = _unwrap_in(_b, {c}, {c!r}, {spec.qualname!r})",
             f"    _{a}, _{c} = _promote(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
+            f"    _d = _{a}.dtype",
             f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
         ]
-        lines.append(f"_d = (_{c} if type(_{a}) in _SCALARS else _{a}).dtype")
         if spec.dtypes != "any":
             lines.append(f"if _d not in _b._kind_natives[{spec.dtypes!r}]: "
                          f"_check_dtypes(_b, _SPEC, [_{c} if type(_{a}) in _SCALARS else _{a}], "
@@ -453,8 +459,8 @@ def _make(spec: OpSpec):
     lines += ["try:", f"    _r = {call}", "except _UE: raise",
               "except Exception as _e:",
               f"    raise _fail(_b, _SPEC, {args_tuple if tnames else '()'}, {kw_dict}, _e) from _e"]
-    if spec.out == "tensor":
-        lines.append("return _wrap(_r, _b)")
+    if spec.out == "tensor":  # _wrap inlined: one Python call less per op
+        lines += ["_t = _new(_T)", "_t._native = _r", "_t._b = _b", "return _t"]
     elif spec.out == "tuple":
         named = _NAMED.get(spec.qualname)
         if named is not None:
@@ -465,7 +471,7 @@ def _make(spec: OpSpec):
         lines.append("return _r")
     src = f"def {spec.name}({spec.sig}):\n" + "\n".join("    " + ln.replace("\n", "\n    ")
                                                      for ln in lines)
-    g = {"_T": Tensor, "_SCALARS": _SCALARS, "_wrap": wrap, "_active": active,
+    g = {"_T": Tensor, "_SCALARS": _SCALARS, "_wrap": wrap, "_new": object.__new__, "_active": active,
          "_pick": pick_backend, "_unwrap_in": unwrap_in, "_promote": promote_natives,
          "_scalar": scalar_operand, "_check_dev": check_same_device, "_check_dtypes": check_dtypes,
          "_fail": fail, "_UE": UnifwError, "_same_dtype": same_dtype_error, "_SPEC": spec, "_dt": _dtypes,
