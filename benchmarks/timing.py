@@ -128,7 +128,7 @@ def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
         except Exception as exc:
             results[name].error = _describe(exc)
     order = [n for n in loops if results[n].error is None]
-    for b in range(settings.blocks * 3):
+    for b in range(settings.blocks * 6):
         rot = order[b % len(order):] + order[:b % len(order)] if order else []
         for name in rot:
             gc.collect()
