@@ -124,6 +124,17 @@ def test_static_argnums_bake_python_values(backend):
         uf.function(lambda x, opts: x)(x, {1, 2})  # an unhashable non-tensor leaf
 
 
+def test_numpy_constants_inside_a_compiled_function(backend):
+    # a NumPy scalar constant is baked in (on torch: a Dynamo constant, no graph break)
+    @uf.function
+    def f(x):
+        return uf.logical_and(x > 1.5, np.True_)
+
+    for _ in range(3):
+        np.testing.assert_array_equal(f(_t([1.0, 2.0])).numpy(), [False, True])
+    assert f.trace_count == 1
+
+
 def test_outputs_keep_structure_and_python_values(backend):
     @uf.function
     def f(x):

@@ -5,36 +5,44 @@ are read and updated in place inside the compiled graph; nothing is lifted.
 Each ``uf.function`` signature gets its own code object, so Dynamo's per-code
 cache holds one entry per signature and never hits its recompile limit.
 """
+import sys
 import warnings
 
 import torch
-from torch._dynamo.variables import builtin as _dyn_builtin
-from torch._dynamo.variables.user_defined import UserDefinedObjectVariable as _UDO
 
 from unifw.errors import CompilationError
 
 compile_lifts_state = False
 cond_needs_structure = True  # torch.cond branches must be free of side effects
 
-
-# Dynamo (torch 2.13) cannot trace ``a @ b`` between user-defined objects: route
-# the operator to the objects' own __matmul__ / __rmatmul__.
-def _call_matmul(self, tx, a, b):
-    if isinstance(a, _UDO):
-        return a.call_method(tx, "__matmul__", [b], {})
-    if isinstance(b, _UDO):
-        return b.call_method(tx, "__rmatmul__", [a], {})
-    return None
+# Dynamo takes about 2 s to import: it is set up on the first compiled function (or
+# control-flow op), so eager-only programs never load it.
+_dynamo_ready = []
 
 
-if not hasattr(_dyn_builtin.BuiltinVariable, "call_matmul"):
-    _dyn_builtin.BuiltinVariable.call_matmul = _call_matmul
+def _setup_dynamo():
+    if _dynamo_ready:
+        return
+    import torch._dynamo
+    from torch._dynamo.variables import builtin
+    from torch._dynamo.variables.user_defined import UserDefinedObjectVariable
 
+    # Dynamo (torch 2.13) cannot trace ``a @ b`` between user-defined objects: route
+    # the operator to the objects' own __matmul__ / __rmatmul__.
+    def call_matmul(self, tx, a, b):
+        if isinstance(a, UserDefinedObjectVariable):
+            return a.call_method(tx, "__matmul__", [b], {})
+        if isinstance(b, UserDefinedObjectVariable):
+            return b.call_method(tx, "__rmatmul__", [a], {})
+        return None
 
-# Let Dynamo trace ``torch.autograd.grad`` (what uf.grad runs) into the graph instead of
-# breaking the graph there. Dynamo reads this flag only while tracing and still breaks
-# the graph where tracing autograd.grad would be unsafe.
-torch._dynamo.config.trace_autograd_ops = True
+    if not hasattr(builtin.BuiltinVariable, "call_matmul"):
+        builtin.BuiltinVariable.call_matmul = call_matmul
+    # Let Dynamo trace ``torch.autograd.grad`` (what uf.grad runs) into the graph instead
+    # of breaking the graph there. Dynamo reads this flag only while tracing and still
+    # breaks the graph where tracing autograd.grad would be unsafe.
+    torch._dynamo.config.trace_autograd_ops = True
+    _dynamo_ready.append(True)
 
 
 _MULTI_DEVICE = torch.cuda.is_available()
@@ -49,7 +57,10 @@ def constant_call(fn):
     """``fn`` (NumPy constant -> native tensor) as a call Dynamo runs at trace time and
     bakes in as a constant; traced, the conversion would break the graph at
     ``ndarray.dtype``."""
-    return torch._dynamo.assume_constant_result(fn)
+    # what torch._dynamo.assume_constant_result does (torch 2.13), without importing
+    # Dynamo for eager-only programs; test_compile checks that it holds
+    fn._dynamo_marked_constant = True
+    return fn
 
 
 def is_compiling():
@@ -58,7 +69,8 @@ def is_compiling():
 
 def compile_error(exc) -> bool:
     """Whether ``exc`` is a failure of the compiler (not of the user's code)."""
-    return isinstance(exc, torch._dynamo.exc.TorchDynamoException)
+    exc_module = sys.modules.get("torch._dynamo.exc")  # not loaded: Dynamo never ran
+    return exc_module is not None and isinstance(exc, exc_module.TorchDynamoException)
 
 
 # Guards that decide what a compiled program computes: the tensors it reads (shape, dtype,
@@ -128,6 +140,7 @@ def function(fn, *, jit_compile=None, fallback_to_eager=False, on_trace=None, na
     replay on every call. ``on_trace`` is called for that first run and for every
     further graph Dynamo compiles (graph breaks, recompilations).
     """
+    _setup_dynamo()
     options = dict(options or {})
     guard_filter = _guard_filter_for_main_frame(options.pop("guard_filter_fn",
                                                             _signature_guards))
@@ -174,6 +187,7 @@ def cond(pred, true_fn, false_fn, operands):
     Branch outputs are cloned: torch.cond refuses outputs that alias its inputs
     (a branch that just selects a tensor, as in ``uf.cond(p, lambda: a, lambda: b)``).
     """
+    _setup_dynamo()
     return list(torch.cond(pred, lambda *o: tuple(t.clone() for t in true_fn(*o)),
                            lambda *o: tuple(t.clone() for t in false_fn(*o)),
                            tuple(operands)))
