@@ -461,8 +461,9 @@ def _take_cases(draw, d, grad):
 _entry("take", _take_cases, lambda x, i, axis=None: np.take(x, i, axis=axis), same,
        group="any", fixed_args=(1,),
        xfail=(Expect("torch 2.13: TorchInductor fails an internal assertion compiling the "
-                     "forward-mode derivative (torch.func.jvp) of take", backend="torch",
-                     mode="compiled", check="grad"),),
+                     "forward-mode derivative (torch.func.jvp) of take; after other "
+                     "compiles in the same process it can pass", backend="torch",
+                     mode="compiled", check="grad", strict=False),),
        errors=(BadInput((arrays_fixed(_F, (3,)), np.array([5])), "IndexError",
                         "index 5 of an axis of size 3"),))
 
