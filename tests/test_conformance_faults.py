@@ -211,30 +211,28 @@ def test_output_on_the_wrong_device_is_caught():
         "passed"
 
 
-def test_strict_expected_failure_that_passes_is_reported():
-    from unifw_conformance.registry import Expect, load
+def _run_negative_registered_as(expect):
+    """Run the passing cell values/negative/numpy with ``expect`` as its expected failure."""
+    from unifw_conformance.registry import load
 
     entry = load()["negative"]
-    marked = entry.__class__(**{**entry.__dict__, "xfail": (Expect("pretend bug"),)})
-    load()["negative"] = marked
+    load()["negative"] = entry.__class__(**{**entry.__dict__, "xfail": (expect,)})
     try:
-        res = runner.run_cell(runner.Cell("values", "negative", "numpy", "cpu", "eager",
-                                          "float32"), "dev")
+        return runner.run_cell(runner.Cell("values", "negative", "numpy", "cpu", "eager",
+                                           "float32"), "dev")
     finally:
         load()["negative"] = entry
+
+
+def test_strict_expected_failure_that_passes_is_reported():
+    from unifw_conformance.registry import Expect
+
+    res = _run_negative_registered_as(Expect("pretend bug"))
     assert res.outcome == "failed" and "XPASS(strict)" in res.message
 
 
 def test_intermittent_expected_failure_that_passes_is_not_a_failure():
-    from unifw_conformance.registry import Expect, load
+    from unifw_conformance.registry import Expect
 
-    entry = load()["negative"]
-    marked = entry.__class__(**{**entry.__dict__,
-                                "xfail": (Expect("pretend flaky bug", strict=False),)})
-    load()["negative"] = marked
-    try:
-        res = runner.run_cell(runner.Cell("values", "negative", "numpy", "cpu", "eager",
-                                          "float32"), "dev")
-    finally:
-        load()["negative"] = entry
+    res = _run_negative_registered_as(Expect("pretend flaky bug", strict=False))
     assert res.outcome == "passed" and "pretend flaky bug" in res.message
