@@ -393,11 +393,17 @@ def _make(spec: OpSpec):
             f"    _d = _{a}.dtype",
             f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, [_{a}, _{c}], {args_tuple})",
         ]
-        if spec.dtypes != "any":
-            lines.append(f"if _d not in _b._kind_natives[{spec.dtypes!r}]: "
-                         f"_check_dtypes(_b, _SPEC, [_{c} if type(_{a}) in _SCALARS else _{a}], "
-                         f"{args_tuple})")
         rename = {a: f"_{a}", c: f"_{c}"}
+        # common case: one set membership, then the backend's function; the rest (dtype
+        # kind refused, complex override) in _binary_slow
+        lines += [f"if _d in _b._fast_dtypes[{attr!r}]:",
+                  "    try:",
+                  f"        _r = _b.{attr}({_call_expr(params, rename)})",
+                  "    except _UE: raise",
+                  "    except Exception as _e:",
+                  f"        raise _fail(_b, _SPEC, {args_tuple}, {kw_dict}, _e) from _e",
+                  "else:",
+                  f"    _r = _binary_slow(_b, _SPEC, {attr!r}, _d, _{a}, _{c}, {args_tuple})"]
     else:
         first, fseq, _ = tens[0]
         if fseq:
@@ -452,13 +458,11 @@ def _make(spec: OpSpec):
         lines.append("if device is not None: device = _canon_dev(_b, device)")
         if not tens:
             lines.append("else: device = _cur_dev(_b)")
-    call = f"_b.{attr}({_call_expr(params, rename)})"
-    if binary:  # a backend may give complex inputs their own function (complex_overrides)
-        call = (f"(_b.{attr} if _d not in _b._complex_natives else "
-                f"_b._complex_ops.get({attr!r}, _b.{attr}))({_call_expr(params, rename)})")
-    lines += ["try:", f"    _r = {call}", "except _UE: raise",
-              "except Exception as _e:",
-              f"    raise _fail(_b, _SPEC, {args_tuple if tnames else '()'}, {kw_dict}, _e) from _e"]
+    if not binary:
+        lines += ["try:", f"    _r = _b.{attr}({_call_expr(params, rename)})", "except _UE: raise",
+                  "except Exception as _e:",
+                  f"    raise _fail(_b, _SPEC, {args_tuple if tnames else '()'}, {kw_dict}, _e) "
+                  "from _e"]
     if spec.out == "tensor":  # _wrap inlined: one Python call less per op
         lines += ["_t = _new(_T)", "_t._native = _r", "_t._b = _b", "return _t"]
     elif spec.out == "tuple":
@@ -477,7 +481,8 @@ def _make(spec: OpSpec):
          "_fail": fail, "_UE": UnifwError, "_same_dtype": same_dtype_error, "_SPEC": spec, "_dt": _dtypes,
          "_BOOLSPEC": OpSpec(spec.name, spec.sig, ns=spec.ns, dtypes="bool"),
          "_NT": _NAMED.get(spec.qualname), "_canon_dev": canonical_device,
-         "_cur_dev": _current_device, "_default_dtype": default_creation_dtype}
+         "_cur_dev": _current_device, "_default_dtype": default_creation_dtype,
+         "_binary_slow": binary_slow}
     exec(compile(src, f"<unifw op {spec.qualname}>", "exec"), g)
     fn = g[spec.name]
     fn.__qualname__ = spec.name
@@ -487,6 +492,22 @@ def _make(spec: OpSpec):
     fn._spec = spec
     fn._src = src
     return fn
+
+
+def binary_slow(b, spec, attr, d, n1, n2, args):
+    """A binary op whose input dtype ``d`` is not on its fast path: refuse a dtype outside
+    the op's kind, and use the backend's complex override where it has one."""
+    if spec.dtypes != "any" and d not in b._kind_natives[spec.dtypes]:
+        check_dtypes(b, spec, [n2 if type(n1) in _SCALARS else n1], args)
+    fn = getattr(b, attr)
+    if d in b._complex_natives:  # a backend may give complex inputs their own function
+        fn = b._complex_ops.get(attr, fn)
+    try:
+        return fn(n1, n2)
+    except UnifwError:
+        raise
+    except Exception as e:
+        raise fail(b, spec, args, {}, e) from e
 
 
 def default_creation_dtype(name, value):

@@ -112,6 +112,16 @@ class Backend:
         # binary ops look here only when their inputs are complex
         self._complex_natives = frozenset(v for k, v in self.dtype_map.items()
                                           if k.kind == "c") if self._complex_ops else frozenset()
+        # per binary op, the input dtypes that need no check and no complex override: its
+        # dispatch function tests one set membership before calling straight through
+        self._fast_dtypes = {}
+        for spec in OPS.values():
+            if spec.kind in ("binary", "compare") and len(spec.tensors) == 2:
+                a = attr_name(spec)
+                ok = self._kind_natives[spec.dtypes]
+                if a in self._complex_ops:
+                    ok = ok - self._complex_natives
+                self._fast_dtypes[a] = ok
 
     # ---------------------------------------------------------------- dtypes
     def native_dtype(self, dtype):
