@@ -154,6 +154,10 @@ def run_overhead(backend: str, device: str, impls, settings, calls: int) -> list
             # the overhead measured
             c = settings.clock
             row["paired_overhead"] = _stats([a - b for a, b in zip(u.times[c], n.times[c])])
+            # the same pairs as ratios: a slow phase of the machine (a busy neighbour)
+            # stretches both samples of a round by one factor, so the ratio keeps the
+            # facade's share while the difference grows with the phase
+            row["paired_ratio"] = _stats([a / b for a, b in zip(u.times[c], n.times[c])])
         rows.append(row)
     return rows
 

@@ -108,13 +108,22 @@ def test_missed_targets_are_listed():
     assert len(missed) == 1 and "compiled" in missed[0] and "1.20x" in missed[0]
 
 
-def test_per_op_overhead_prefers_the_paired_differences():
+def test_per_op_overhead_is_judged_on_paired_rounds():
     # round medians 5 us vs 3 us, but paired within rounds unifw is only 1 us slower
     row = {"op": "add", "unifw": {"median": 5e-6, "min": 4e-6, "max": 9e-6},
            "native": {"median": 3e-6, "min": 2e-6, "max": 8e-6},
            "paired_overhead": {"median": 1e-6, "min": 0.5e-6, "max": 1.5e-6}}
     assert report.overhead_us(row) == pytest.approx(1.0)
     assert report.misses({"backends": {"torch": {"overhead": [row]}}}) == []
+    # with ratios: the median paired ratio applied to native code's fastest round
+    row["paired_ratio"] = {"median": 1.5, "min": 1.1, "max": 3.0}
+    assert report.overhead_us(row) == pytest.approx(1.0)  # (1.5 - 1) * 2 us
+    row["paired_ratio"]["median"] = 2.0
+    assert report.overhead_us(row) == pytest.approx(2.0)
+    assert report.paired_difference_us(row) == pytest.approx(1.0)
+    (missed,) = report.misses({"backends": {"torch": {"overhead": [row]}}})
+    assert "+2.00 us" in missed
+    del row["paired_ratio"]
     del row["paired_overhead"]  # results written before pairing: difference of medians
     assert report.overhead_us(row) == pytest.approx(2.0)
     (missed,) = report.misses({"backends": {"torch": {"overhead": [row]}}})
