@@ -117,10 +117,14 @@ def time_steps(builders: dict, settings: Settings, n_losses: int = 3) -> dict:
     return results
 
 
-def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
+def time_loops(loops: dict, sync: dict, settings: Settings, calls: int,
+               rounds: int | None = None) -> dict:
     """Per-call time of tiny ops: ``loops[name](n)`` runs the op ``n`` times and returns the
-    last result, which ``sync[name]`` forces to complete. Blocks alternate as above; each
-    block yields one sample (the mean over ``calls`` calls). Returns ``{name: Result}``."""
+    last result, which ``sync[name]`` forces to complete. Rounds alternate the
+    implementations as above (``rounds`` of them, default ``18 * settings.blocks``); each
+    round yields one sample per implementation (the mean over ``calls`` calls). The
+    garbage collector runs once per round and is off inside the timed loops, as in
+    ``timeit``. Returns ``{name: Result}``."""
     results = {name: Result() for name in loops}
     for name, loop in loops.items():  # warm-up
         try:
@@ -128,10 +132,10 @@ def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
         except Exception as exc:
             results[name].error = _describe(exc)
     order = [n for n in loops if results[n].error is None]
-    for b in range(settings.blocks * 6):
+    for b in range(rounds or settings.blocks * 18):
         rot = order[b % len(order):] + order[:b % len(order)] if order else []
+        gc.collect()
         for name in rot:
-            gc.collect()
             sample = {"wall": [], "cpu": []}
             _timed(functools.partial(_run_loop, loops[name], sync[name], calls), sample)
             for c in sample:
@@ -140,4 +144,10 @@ def time_loops(loops: dict, sync: dict, settings: Settings, calls: int) -> dict:
 
 
 def _run_loop(loop, sync, calls):
-    sync(loop(calls))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        sync(loop(calls))
+    finally:
+        if was_enabled:
+            gc.enable()

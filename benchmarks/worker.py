@@ -289,7 +289,7 @@ def main(argv=None) -> int:
     impls = [i for i in args.impls.split(",") if i]
     if not args.no_overhead:
         out["overhead"] = run_overhead(backend, device, impls, settings,
-                                       50 if args.quick else 2000)
+                                       50 if args.quick else 1000)
     modes = [m for m in args.modes.split(",") if m in MODES[backend]]
     if any(m != "eager" for m in modes):
         _prime_compiler(backend, device)
