@@ -214,9 +214,10 @@ def test_method_decoration_binds_self(backend):
 
 
 # ---------------------------------------------------------------- errors that say what to do
-@pytest.mark.parametrize("backend_name", ["jax", "tensorflow"])
-def test_python_branch_on_traced_value_raises(backend_name):
-    pytest.importorskip(backend_name)
+def test_python_branch_on_traced_value_raises(backend):
+    """The same TracingError on every backend, also where the value is concrete at that
+    point (PyTorch's eager first call and its graph breaks, NumPy's eager run), and on
+    every later call."""
 
     @uf.function
     def f(x):
@@ -224,20 +225,28 @@ def test_python_branch_on_traced_value_raises(backend_name):
             return x
         return -x
 
-    with uf.use_backend(backend_name):
-        with pytest.raises(uf.TracingError, match="uf.cond"):
-            f(_t([1.0, 2.0]))
-
-
-def test_python_branch_on_torch_runs_with_the_concrete_value():
-    pytest.importorskip("torch")
+    @uf.function
+    def g(x):
+        return x * float(uf.sum(x))
 
     @uf.function
-    def f(x):
-        return x if uf.sum(x) > 0 else -x  # torch.compile breaks the graph here
+    def h(x):
+        return x * x.item()
 
-    with uf.use_backend("torch"):
+    for _ in range(2):
+        with pytest.raises(uf.TracingError, match="uf.cond"):
+            f(_t([1.0, 2.0]))
+        with pytest.raises(uf.TracingError, match="float"):
+            g(_t([1.0, 2.0]))
+        with pytest.raises(uf.TracingError, match="numpy"):
+            h(_t(2.0))
+    # the same code runs eagerly, with the concrete value
+    uf.config.run_functions_eagerly(True)
+    try:
         np.testing.assert_allclose(f(_t([-1.0, -2.0])).numpy(), [1.0, 2.0])
+        np.testing.assert_allclose(g(_t([1.0, 2.0])).numpy(), [3.0, 6.0])
+    finally:
+        uf.config.run_functions_eagerly(False)
 
 
 def test_reading_state_not_passed_in_raises(backend):
@@ -438,3 +447,28 @@ def test_many_signatures_warn_about_retracing():
         with pytest.warns(UserWarning, match="traced 10 times"):
             for n in range(1, 11):
                 f(uf.zeros((n,)))
+
+
+def test_trainable_flip_after_compiling_retraces(grad_backend):
+    """Freezing a parameter after the first compiled call: no gradient and no update from
+    then on (as without uf.function), and unfreezing brings the update back."""
+    uf.random.seed(0)
+    m = nn.Linear(3, 2)
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    x, y = _t(np.ones((2, 3))), _t(np.zeros((2, 2)))
+
+    @uf.function
+    def step(m, opt, x, y):
+        loss, g = uf.value_and_grad(lambda m: F.mse_loss(m(x), y))(m)
+        opt.step(g)
+        return loss
+
+    step(m, opt, x, y)
+    m.weight.trainable = False
+    w, b = m.weight.numpy().copy(), m.bias.numpy().copy()
+    step(m, opt, x, y)
+    np.testing.assert_array_equal(m.weight.numpy(), w)
+    assert not np.array_equal(m.bias.numpy(), b)
+    m.weight.trainable = True
+    step(m, opt, x, y)
+    assert not np.array_equal(m.weight.numpy(), w)

@@ -590,9 +590,16 @@ def index_update(x, key, values, mode):
 
 
 def concrete_value(t: Tensor, what: str):
-    """Host value of a tensor for bool()/float()/int(); a clear error while tracing."""
+    """Host value of a tensor for bool()/float()/int(); a clear error while tracing.
+
+    Inside a ``uf.function`` this raises on every backend, also where the value happens
+    to be concrete (PyTorch runs the first call eagerly and breaks the graph on such a
+    conversion; NumPy has no compiler): code that branches on a tensor would fail on JAX
+    and TensorFlow, so it fails the same way everywhere."""
+    from .variable import trace_state
+
     b = t._b
-    if b.supports_compile and b.is_tracing(t._native):
+    if trace_state.depth or (b.supports_compile and b.is_tracing(t._native)):
         raise TracingError(
             f"{what}() of a traced tensor on backend '{b.name}': a Python branch or conversion "
             "on a value that is only known when the compiled function runs. Use uf.cond / "

@@ -83,10 +83,12 @@ class Tensor:
         return Device(self._b.device_of(self._native))
 
     def numpy(self) -> np.ndarray:
-        """Copy to a NumPy array on the host."""
+        """Copy to a NumPy array on the host (a TracingError inside ``uf.function``)."""
+        _no_host_copy_while_tracing(self, "numpy")
         return self._b.to_numpy(self._native)
 
     def __array__(self, dtype=None, copy=None):
+        _no_host_copy_while_tracing(self, "__array__")
         a = self._b.to_numpy(self._native)
         return a if dtype is None else a.astype(dtype, copy=False)
 
@@ -105,6 +107,9 @@ class Tensor:
     def __array_namespace__(self, *, api_version=None):
         import unifw.array_api as xp
 
+        if api_version is not None and api_version not in xp._SUPPORTED_API_VERSIONS:
+            raise ValueError(f"unifw implements the Array API versions "
+                             f"{', '.join(xp._SUPPORTED_API_VERSIONS)}, not {api_version!r}")
         return xp
 
     def __repr__(self):
@@ -179,6 +184,14 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
+    def to_device(self, device, /, *, stream=None):
+        """Array API spelling of ``x.to(device)``: copy to ``device`` (no-op if already there)."""
+        if stream is not None:
+            raise ValueError("to_device: unifw does not take a stream; pass stream=None")
+        from . import _devices
+
+        return _devices.to_device(self, device)
+
     @property
     def at(self):
         """Functional updates: ``x.at[idx].set(v)`` / ``.add`` / ``.multiply`` / ``.min`` /
@@ -236,6 +249,20 @@ class _AtRef:
 
 
 _new = object.__new__
+
+
+def _no_host_copy_while_tracing(t, what):
+    """A host copy inside ``uf.function`` would freeze a trace-time value into the
+    program (JAX and TensorFlow cannot even make one): the same error on every backend."""
+    from .variable import trace_state
+
+    if trace_state.depth or (t._b.supports_compile and t._b.is_tracing(t._native)):
+        from .errors import TracingError
+
+        raise TracingError(
+            f"{what}() of a tensor inside a uf.function on backend '{t._b.name}': its value "
+            "is only known when the compiled function runs. Return the tensor and convert "
+            "it outside, or use uf ops on it.")
 
 
 def wrap(native, b) -> Tensor:

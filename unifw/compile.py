@@ -317,6 +317,15 @@ _SCALAR_TYPES = frozenset({int, float, bool, str, type(None)})
 _FAST_STATEFUL: dict = {}  # type -> True when its state may be cached between calls
 
 
+def _trainable_flags(leaf, variables) -> tuple:
+    """Which variables of a Module or optimizer are trainable: gradients and updates of
+    frozen parameters are left out when tracing, so flipping ``trainable`` retraces.
+    An optimizer's own variables are its slots; its parameters are in param_groups."""
+    params = [p for g in getattr(leaf, "param_groups", ()) for p in g["params"]]
+    return tuple(v._trainable for v in (*variables.values(), *params)
+                 if isinstance(v, Variable))
+
+
 def _fast_stateful(t) -> bool:
     """Modules and optimizers whose state is listed by the base classes' own
     ``_unifw_variables`` (structure changes bump ``structure_epoch``)."""
@@ -466,7 +475,7 @@ class _Signature:
         for leaf in leaves:
             if isinstance(leaf, Variable):
                 plan.append(leaf)
-                sig.append(("v", id(leaf)))
+                sig.append(("v", id(leaf), leaf._trainable))
                 self._add_state(leaf, state, seen)
             elif isinstance(leaf, Tensor):
                 b = leaf._b
@@ -483,7 +492,7 @@ class _Signature:
                 variables = leaf._unifw_variables()
                 mode = leaf._unifw_static() if hasattr(leaf, "_unifw_static") else \
                     getattr(leaf, "training", None)
-                sig.append(("s", id(leaf), mode))
+                sig.append(("s", id(leaf), mode, _trainable_flags(leaf, variables)))
                 for v in variables.values():
                     self._add_state(v, state, seen)
             else:
@@ -623,7 +632,7 @@ def cond(pred, true_fn, false_fn, *operands):
         raise ShapeError(f"uf.cond: pred must be a scalar, got shape {pred.shape}")
     ops, ops_desc = _tree_natives(operands, b, "cond")
     if not hasattr(b, "cond") or not (_traced(b, [pred._native]) or _compiling(b)):
-        return true_fn(*operands) if bool(pred) else false_fn(*operands)
+        return true_fn(*operands) if _host_bool(pred) else false_fn(*operands)
     if getattr(b, "cond_needs_structure", False):
         # the framework's cond forbids side effects in branches: learn the output
         # structure from a trace of one branch (its unused ops are dropped)
@@ -693,7 +702,14 @@ def while_loop(cond_fn, body_fn, init_val):
 def _truth(p, what):
     if isinstance(p, Tensor) and p.shape != ():
         raise ShapeError(f"uf.{what}: the condition must be a scalar, got shape {p.shape}")
-    return bool(p)
+    return _host_bool(p) if isinstance(p, Tensor) else bool(p)
+
+
+def _host_bool(t: Tensor) -> bool:
+    # the concrete value that uf.cond / uf.while_loop branch on where the framework runs
+    # them in Python (PyTorch eagerly or between graphs); bool(t) itself refuses inside
+    # uf.function
+    return bool(t._b.to_numpy(t._native))
 
 
 def fori_loop(lower, upper, body_fn, init_val):

@@ -68,7 +68,7 @@ class EMA:
             else:
                 weight = first + (1.0 - first) * (1.0 - self.decay)
         else:
-            count = int(n)
+            count = int(n._native)
             weight = 1.0 if count == 0 else (
                 1.0 / (count + 1) if self.decay is None else 1.0 - self.decay)
         for avg, var in pairs:
