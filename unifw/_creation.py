@@ -89,7 +89,8 @@ def from_native(x) -> Tensor:
 
 def from_dlpack(x, /, *, device=None) -> Tensor:
     """Tensor on the active backend sharing memory with ``x`` (any DLPack producer,
-    another backend's Tensor included) where the frameworks allow zero-copy."""
+    another backend's Tensor included) where the frameworks allow zero-copy, else a copy
+    (e.g. TensorFlow copies strided or not 64-byte aligned host buffers)."""
     b = active()
     src = x._native if isinstance(x, Tensor) else x
     if isinstance(src, b.native_types):

@@ -9,6 +9,8 @@ from unifw import fft, linalg  # noqa: F401
 from unifw._dispatch import FUNCS as _F
 
 __array_api_version__ = "2023.12"
+# earlier revisions of the standard are (nearly) subsets of 2023.12; NumPy accepts them too
+_SUPPORTED_API_VERSIONS = ("2021.12", "2022.12", __array_api_version__)
 
 for _k, _v in _F.items():
     if "." not in _k and _k not in ("getitem", "index_update"):

@@ -1,4 +1,6 @@
 """Core of the NumPy backend: dtypes, devices, conversion, variables."""
+import sys
+
 import numpy as np
 
 import unifw as uf
@@ -35,7 +37,30 @@ def to_numpy(x):
 
 
 def from_dlpack(obj, device=None):
+    """NumPy array of a host DLPack producer (a view where the producer allows it)."""
+    if getattr(obj, "requires_grad", False):  # torch exports no tensor that needs grad
+        obj = obj.detach()
+    if "bfloat16" in str(getattr(obj, "dtype", "")):
+        return _bfloat16_from(obj)
     return np.from_dlpack(obj)
+
+
+_BF16 = uf.bfloat16.numpy_dtype
+_DL_CPU = 1
+
+
+def _bfloat16_from(obj):
+    """NumPy's DLPack importer has no bfloat16: take the bits, or the producer's own
+    conversion to ``ml_dtypes.bfloat16``."""
+    if isinstance(obj, np.ndarray):
+        return obj
+    if obj.__dlpack_device__()[0] != _DL_CPU:
+        raise BufferError("from_dlpack: NumPy reads host memory only; move the tensor to "
+                          "the CPU first")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        return np.from_dlpack(obj.view(torch.int16)).view(_BF16)
+    return np.asarray(obj)  # TensorFlow and JAX hand out ml_dtypes' bfloat16 themselves
 
 
 # ------------------------------------------------------------------ variables

@@ -1,7 +1,13 @@
 """Array API ``linalg`` extension for the NumPy backend."""
+import ml_dtypes
 import numpy as np
 
 _la = np.linalg
+
+
+def _bfloat16_kept(out, x):
+    """NumPy computes norms of ``ml_dtypes.bfloat16`` in float64: give bfloat16 back."""
+    return out.astype(ml_dtypes.bfloat16) if x.dtype == ml_dtypes.bfloat16 else out
 
 
 def cholesky(x, /, *, upper=False):
@@ -34,11 +40,12 @@ def inv(x, /):
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
-    return np.asarray(_la.matrix_norm(x, keepdims=keepdims, ord=ord))
+    return _bfloat16_kept(np.asarray(_la.matrix_norm(x, keepdims=keepdims, ord=ord)), x)
 
 
 def matrix_power(x, n, /):
-    return _la.matrix_power(x, n)
+    out = _la.matrix_power(x, n)
+    return out.astype(x.dtype, copy=False)  # ml_dtypes' bfloat16 products give float32
 
 
 def matrix_rank(x, /, *, rtol=None):
@@ -82,4 +89,5 @@ def trace(x, /, *, offset=0, dtype=None):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    return np.asarray(_la.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord))
+    return _bfloat16_kept(np.asarray(_la.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)),
+                          x)

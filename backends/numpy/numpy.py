@@ -181,16 +181,22 @@ def diff(x, /, *, axis=-1, n=1):
 
 
 # ------------------------------------------------------------------ linear algebra
+def _in_dtype_of(out, x1, x2):
+    """``out`` in the operands' dtype: ml_dtypes' bfloat16 products come back as float32."""
+    dt = np.result_type(x1.dtype, x2.dtype)
+    return out if out.dtype == dt else np.asarray(out).astype(dt)
+
+
 def matmul(x1, x2, /):
-    return np.matmul(x1, x2)
+    return _in_dtype_of(np.matmul(x1, x2), x1, x2)
 
 
 def tensordot(x1, x2, /, *, axes=2):
-    return np.tensordot(x1, x2, axes=axes)
+    return _in_dtype_of(np.tensordot(x1, x2, axes=axes), x1, x2)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    return np.vecdot(x1, x2, axis=axis)
+    return _in_dtype_of(np.vecdot(x1, x2, axis=axis), x1, x2)
 
 
 # ------------------------------------------------------------------ statistics

@@ -13,6 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from unifw import _dtypes as _d
+from unifw.errors import OpError
+
+from ..numpy.core import from_dlpack as _host_view  # NumPy view of a host DLPack producer
 
 BACKEND_FLAGS = {
     "weak_scalars": False,   # TF binary ops would not apply weak-scalar promotion
@@ -164,11 +167,12 @@ def asarray(obj, dtype=None, device=None, copy=None):
         # only a NumPy array of the right dtype can be shared (through DLPack)
         if (isinstance(obj, np.ndarray) and (dtype is None or obj.dtype == _NP_DTYPE[dtype])
                 and (_HOST_ONLY or device in (None, "cpu"))):
-            try:
-                return from_dlpack(obj)
-            except BufferError as e:  # read-only or not exportable
-                raise ValueError(f"asarray: cannot share this array without a copy ({e})") \
-                    from e
+            x = _shared(obj, obj)
+            if x is None:
+                raise ValueError("asarray: TensorFlow cannot share this array without a copy "
+                                 "(it needs a writable C-contiguous buffer aligned to "
+                                 f"{_TF_ALIGN} bytes)")
+            return x
         raise ValueError("asarray: copy=False is not possible for this input on TensorFlow")
     if type(obj) is np.ndarray and dtype is not None and obj.dtype != _NP_DTYPE[dtype]:
         obj = obj.astype(_NP_DTYPE[dtype])
@@ -183,18 +187,50 @@ def to_numpy(x):
 
 
 _BF16 = _d.bfloat16.numpy_dtype
+_DL_CPU = 1  # DLPack's device type of host memory
+_TF_ALIGN = 64  # TF's CPU kernels abort (Check failed: IsAligned()) on less aligned buffers
 
 
 def from_dlpack(obj, device=None):
-    if isinstance(obj, np.ndarray) and obj.dtype == _BF16:
-        # DLPack has no bfloat16 in NumPy's exporter: share the bits, reinterpret in TF
-        x = tf.bitcast(from_dlpack(obj.view(np.uint16)), tf.bfloat16)
-    else:
-        capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
-        x = tf.experimental.dlpack.from_dlpack(capsule)
+    """A TF tensor sharing the producer's memory where TF can use it as it is, else a copy."""
+    if getattr(obj, "requires_grad", False):  # torch exports no tensor that needs grad
+        obj = obj.detach()
+    if isinstance(obj, np.generic):  # a NumPy scalar exports no DLPack
+        obj = np.asarray(obj)
+    if isinstance(obj, np.ndarray) or (hasattr(obj, "__dlpack_device__")
+                                       and obj.__dlpack_device__()[0] == _DL_CPU):
+        a = obj if isinstance(obj, np.ndarray) else _host_view(obj)
+        x = _shared(obj, a)
+        if x is None:
+            x = tf.constant(a)  # TF copies into an aligned buffer of its own
+    else:  # device memory (or a bare capsule): only TF's DLPack import can take it
+        try:
+            x = _import_dlpack(obj)
+        except tf.errors.InvalidArgumentError as e:  # e.g. a strided GPU tensor
+            raise OpError(f"from_dlpack: TensorFlow cannot import this tensor ({e.message}); "
+                          "make it contiguous first") from e
     if device is not None and device_of(x) != device:
         x = to_device(x, device)
     return x
+
+
+def _shared(obj, a):
+    """A TF tensor on the memory of host producer ``obj`` (NumPy view ``a``), or None where
+    TF cannot use that memory in place: unaligned, strided, read-only or empty."""
+    if not a.size or a.ctypes.data % _TF_ALIGN or not a.flags.c_contiguous:
+        return None
+    try:
+        if isinstance(obj, np.ndarray) and obj.dtype == _BF16:
+            # NumPy's DLPack has no bfloat16: share the bits, reinterpret them in TF
+            return tf.bitcast(_import_dlpack(obj.view(np.uint16)), tf.bfloat16)
+        return _import_dlpack(obj)
+    except (BufferError, tf.errors.InvalidArgumentError):
+        return None
+
+
+def _import_dlpack(obj):
+    capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
+    return tf.experimental.dlpack.from_dlpack(capsule)
 
 
 def is_tracing(x):

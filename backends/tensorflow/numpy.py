@@ -720,7 +720,7 @@ class _IndexErrors:
     """
 
     __slots__ = ()
-    _MARKERS = ("is not in [", "does not index into")
+    _MARKERS = ("is not in [", "does not index into", "out of bounds", "Index out of range")
 
     def __enter__(self):
         return self
@@ -1282,7 +1282,8 @@ def index_update(x, key, values, /, *, mode="set"):
     if builtins.all(_is_basic(k) for k in key):
         # a basic index selects each element once: update the strided window in place
         _check_basic_bounds(x, key)
-        old = _strided_slice(x, key)
+        with _index_errors:
+            old = _strided_slice(x, key)
         new = tf.broadcast_to(_combine(mode, old, values), _shape(old))
         return _strided_update(x, key, new)
     if (len(key) == 1 and tf.is_tensor(key[0]) and key[0].dtype == tf.bool

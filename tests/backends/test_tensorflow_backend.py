@@ -131,8 +131,18 @@ def test_numpy_is_a_private_copy():
     assert x.numpy()[0] == 0.0
 
 
+def aligned(values):
+    """Copy of ``values`` in a 64-byte aligned buffer: TensorFlow shares only such memory."""
+    values = np.asarray(values)
+    buf = np.zeros(values.nbytes + 64, np.uint8)
+    start = (-buf.ctypes.data) % 64
+    out = buf[start:start + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
+
+
 def test_asarray_copy_false_shares_numpy_memory():
-    a = np.arange(4, dtype=np.float32)
+    a = aligned(np.arange(4, dtype=np.float32))
     x = uf.asarray(a, copy=False)
     a[0] = 9.0
     assert x.numpy()[0] == 9.0
@@ -144,7 +154,7 @@ def test_asarray_copy_false_shares_numpy_memory():
 
 
 def test_dlpack_from_numpy_is_zero_copy_and_back():
-    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    a = aligned(np.arange(6, dtype=np.float32).reshape(2, 3))
     x = uf.from_dlpack(a)
     assert x.backend_name == "tensorflow" and x.shape == (2, 3)
     a[0, 0] = 42.0  # shared memory: the tensor sees the write
