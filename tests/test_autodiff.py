@@ -395,11 +395,24 @@ def test_no_grad_blocks_differentiation_where_the_framework_records(grad_backend
             c = x * x
         return uf.sum(c * x)
 
-    g = uf.grad(f)(x)
-    if grad_backend == "jax":  # JAX records nothing outside transforms: documented no-op
-        np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
-    else:
-        np.testing.assert_allclose(g.numpy(), x.numpy() ** 2)
+    g = uf.grad(f)(x)  # c is a constant on every backend
+    np.testing.assert_allclose(g.numpy(), x.numpy() ** 2)
+    np.testing.assert_allclose(uf.function(uf.grad(f))(x).numpy(), x.numpy() ** 2)
+
+    def nested(x):  # nested blocks, and ops with tuple results, inside
+        with uf.no_grad():
+            with uf.no_grad():
+                c = x * x
+            q, _ = uf.linalg.qr(uf.reshape(x, (2, 1)))
+            d = c + uf.sum(q)
+        return uf.sum(d * x) + uf.sum(x * x)
+
+    q1 = np.linalg.qr(x.numpy().reshape(2, 1))[0].sum()
+    np.testing.assert_allclose(uf.grad(nested)(x).numpy(),
+                               x.numpy() ** 2 + q1 + 2 * x.numpy(), rtol=1e-10)
+    # after the blocks every op differentiates again
+    np.testing.assert_allclose(uf.grad(lambda x: uf.sum(x * x * x))(x).numpy(),
+                               3 * x.numpy() ** 2)
 
 
 def test_no_torch_grad_is_left_on_tensors_or_parameters():
@@ -540,12 +553,12 @@ def test_custom_vjp_sigmoid_matches_declared_gradient(grad_backend, seed):
 def test_forward_mode_through_custom_vjp(grad_backend):
     sig = _make_sigmoid(scale=2.0)
     x, t = _t([0.5, -1.0]), _t([1.0, 3.0])
-    if grad_backend == "jax":  # jax.custom_vjp functions refuse forward mode (documented)
-        with pytest.raises(TypeError, match="custom_vjp"):
-            uf.jvp(sig, (x,), (t,))
-        return
     s = 1 / (1 + np.exp(-x.numpy()))
-    _, tangent = uf.jvp(sig, (x,), (t,))  # PyTorch and TensorFlow use the backward rule
+    # every backend uses the backward rule (JAX by transposing the pullback)
+    out, tangent = uf.jvp(sig, (x,), (t,))
+    np.testing.assert_allclose(out.numpy(), s, rtol=1e-12)
+    np.testing.assert_allclose(tangent.numpy(), 2 * s * (1 - s) * t.numpy(), rtol=1e-10)
+    _, tangent = uf.function(lambda x, t: uf.jvp(sig, (x,), (t,)))(x, t)
     np.testing.assert_allclose(tangent.numpy(), 2 * s * (1 - s) * t.numpy(), rtol=1e-10)
 
 

@@ -551,9 +551,11 @@ class no_grad(contextlib.ContextDecorator):
     """``with uf.no_grad():`` (or ``@uf.no_grad()``): operations inside are not differentiated.
 
     PyTorch: ``torch.no_grad``. TensorFlow: unifw's active gradient tapes stop
-    recording. JAX records nothing outside transforms, so this has no effect
-    there; inside a function being differentiated use :func:`stop_gradient`,
-    which works on every backend.
+    recording. JAX records nothing outside transforms; inside a function being
+    differentiated, the result of every differentiable op run in the block goes
+    through ``jax.lax.stop_gradient`` (process-wide while the block runs, not
+    per thread), so the block's values are constants to ``uf.grad`` as on the
+    other backends.
     """
 
     def __init__(self):
@@ -564,11 +566,85 @@ class no_grad(contextlib.ContextDecorator):
         make = getattr(b, "no_grad", None) if getattr(b, "supports_autodiff", False) else None
         cm = make() if make is not None else contextlib.nullcontext()
         cm.__enter__()
+        if make is not None and b.no_grad_stops_ops:
+            cm = _StopOps(b, cm)
         self._active.append(cm)
         return None
 
     def __exit__(self, *exc):
         return self._active.pop().__exit__(*exc)
+
+
+class _StopOps:
+    """Swap a backend's differentiable ops for versions whose results have no gradient
+    (JAX's ``no_grad``); nested blocks share one swap. The dispatch functions look the
+    op up on the backend at every call, so nothing else changes and outside the block
+    no op pays for it. ``vjp``/``jvp`` called in the block run with the real ops: a
+    gradient asked for inside ``no_grad`` is computed, as with ``torch.no_grad``."""
+
+    _swapped: dict = {}  # backend name -> [depth, {attr: original}]
+
+    def __init__(self, b, inner):
+        self.b, self.inner = b, inner
+        rec = self._swapped.get(b.name)
+        if rec is None:
+            from ._opspec import OPS
+            from .backend_api import attr_name
+
+            originals = {}
+            for spec in OPS.values():
+                if spec.diff and spec.out in ("tensor", "tuple"):
+                    a = attr_name(spec)
+                    originals[a] = getattr(b, a)
+            for a in ("vjp", "jvp"):
+                originals[a] = getattr(b, a)
+            rec = self._swapped[b.name] = [0, originals]
+            _install(b, originals, stopped=True)
+        rec[0] += 1
+
+    def __exit__(self, *exc):
+        rec = self._swapped[self.b.name]
+        rec[0] -= 1
+        if rec[0] == 0:
+            del self._swapped[self.b.name]
+            _install(self.b, rec[1], stopped=False)
+        return self.inner.__exit__(*exc)
+
+
+def _install(b, originals, stopped):
+    if not stopped:
+        for a, fn in originals.items():
+            setattr(b, a, fn)
+        return
+    for a, fn in originals.items():
+        if a in ("vjp", "jvp"):
+            setattr(b, a, _recording(b, fn, originals))
+        else:
+            setattr(b, a, _stopped(fn, originals["stop_gradient"] if "stop_gradient" in
+                                   originals else b.stop_gradient))
+
+
+def _stopped(fn, stop):
+    def op(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, (tuple, list)):  # (a NamedTuple too: the facade names them)
+            return tuple(stop(o) for o in out)
+        return stop(out)
+
+    return op
+
+
+def _recording(b, transform, originals):
+    def run(*args, **kwargs):
+        swapped = {a: getattr(b, a) for a in originals}
+        _install(b, originals, stopped=False)
+        try:
+            return transform(*args, **kwargs)
+        finally:
+            for a, fn in swapped.items():
+                setattr(b, a, fn)
+
+    return run
 
 
 # ---------------------------------------------------------------- custom_vjp
@@ -597,8 +673,9 @@ class custom_vjp:
     Backends: ``jax.custom_vjp``, ``torch.autograd.Function``, ``tf.custom_gradient``.
     Gradients of gradients see the residuals as functions of the inputs (JAX
     semantics): the second derivative differentiates ``f_bwd`` and ``f_fwd``.
-    Forward mode (``jvp``) works on PyTorch and TensorFlow (through the
-    backward rule); JAX refuses forward mode on a ``custom_vjp`` function.
+    Forward mode (``jvp``) works on every backend through the backward rule (on
+    JAX, which refuses forward mode on a ``custom_vjp`` function, by transposing
+    the pullback: ``f_bwd`` must then be differentiable).
     """
 
     def __init__(self, fun):

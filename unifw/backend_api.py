@@ -26,7 +26,9 @@ between the facade and the kernel.
 Attributes that tune the facade: ``weak_scalars`` (native binary ops accept
 Python scalars with Array API weak-scalar semantics), ``check_devices``
 (the facade compares devices of op inputs because the framework would
-silently copy).
+silently copy), ``no_grad_stops_ops`` (the framework has no "not recording"
+state, as on JAX: inside ``uf.no_grad()`` the facade applies ``stop_gradient``
+to the result of every differentiable op).
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class Backend:
 
     weak_scalars = True
     check_devices = False
+    no_grad_stops_ops = False
     supports_autodiff = True
     supports_compile = True
 

@@ -20,9 +20,16 @@ def vjp(fn, primals, *, reuse=True):
     return outs, rest, pullback
 
 
+_forward = [0]  # > 0 while jvp traces: custom_vjp functions then take their JVP form
+
+
 def jvp(fn, primals, tangents):
     """``(outs, rest, tangent_outs)`` of ``fn(*primals) -> (outs, rest)``."""
-    outs, touts, rest = jax.jvp(fn, tuple(primals), tuple(tangents), has_aux=True)
+    _forward[0] += 1
+    try:
+        outs, touts, rest = jax.jvp(fn, tuple(primals), tuple(tangents), has_aux=True)
+    finally:
+        _forward[0] -= 1
     return outs, rest, touts
 
 
@@ -31,7 +38,8 @@ def stop_gradient(x):
 
 
 def no_grad():
-    """JAX records nothing outside a transform; inside one use ``stop_gradient``."""
+    """Nothing to pause: JAX records nothing outside a transform. Inside one, the facade
+    cuts the gradient of every op result computed in the block (``stop_gradient_ops``)."""
     return contextlib.nullcontext()
 
 
@@ -53,4 +61,23 @@ def custom_vjp(fn, fwd, bwd):
         return tuple(jax.numpy.zeros(s, d) if g is None else g for g, (s, d) in zip(gs, avals))
 
     f.defvjp(f_fwd, f_bwd)
-    return f
+
+    # JAX refuses forward mode through a custom_vjp function. Under jvp the function is
+    # a custom_jvp one instead, whose tangents are the transposed pullback applied to the
+    # input tangents: forward mode through the user's backward rule, as on PyTorch and
+    # TensorFlow (f_bwd must then be differentiable).
+    @jax.custom_jvp
+    def f_forward(*xs):
+        return f(*xs)
+
+    @f_forward.defjvp
+    def f_forward_jvp(xs, ts):
+        outs, pull = jax.vjp(f, *xs)
+        _, transpose = jax.vjp(pull, jax.tree_util.tree_map(jax.numpy.zeros_like, outs))
+        (touts,) = transpose(tuple(ts))
+        return outs, touts
+
+    def call(*xs):
+        return f_forward(*xs) if _forward[0] else f(*xs)
+
+    return call

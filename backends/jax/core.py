@@ -165,6 +165,7 @@ def variable_set_trainable(store, flag):
 BACKEND_FLAGS = {
     "weak_scalars": True,
     "check_devices": _SEVERAL,
+    "no_grad_stops_ops": True,   # uf.no_grad inside jax.grad: stop_gradient every op result
     "supports_autodiff": True,
     "supports_compile": True,
 }
