@@ -5,7 +5,12 @@ Names and arguments follow ``torch.nn.functional``; layouts are channels-first
 normalised output and does not update ``running_mean``/``running_var`` in place
 (the ``nn.BatchNorm`` modules update their buffers).
 """
+import math as _math
+
+import numpy as _np
+
 from unifw import errors as _errors
+from unifw._creation import asarray as _asarray
 from unifw._dispatch import FUNCS as _F
 from unifw.errors import ShapeError as _ShapeError_cls
 
@@ -280,3 +285,276 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         return _F["sum"](loss) / float(input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
 
+
+
+# ---------------------------------------------------------------- activations
+# Composites of unifw ops, with torch.nn.functional's signatures (``inplace`` is accepted
+# for compatibility: tensors are immutable values, a new tensor is returned).
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    positive = input > 0
+    # exp only sees the non-positive part, so the unused branch never overflows (no inf * 0
+    # in the gradient); at 0 the gradient is alpha, as in PyTorch.
+    neg = _F["where"](positive, _F["zeros_like"](input), input)
+    return _F["where"](positive, input, alpha * _F["expm1"](neg))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``input`` clamped to ``[min_val, max_val]``; the gradient is 1 strictly inside the
+    interval and 0 elsewhere (PyTorch's convention at the bounds)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    # (full_like, not a bare Python scalar in ``where``: the bound keeps the input's precision)
+    return _F["where"](input <= min_val, _F["full_like"](input, min_val),
+                       _F["where"](input >= max_val, _F["full_like"](input, max_val), input))
+
+
+def relu6(input, inplace=False):
+    """``min(max(x, 0), 6)`` (``hardtanh(x, 0, 6)``)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+def _axes(dim, ndim):
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    out = []
+    for d in dims:
+        if not -ndim <= d < max(ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-ndim}, {ndim - 1}], but got {d})")
+        out.append(d % ndim if ndim else 0)
+    return tuple(out)
+
+
+def _vector_norm(x, p, axes):
+    """``||x||_p`` over ``axes`` (kept), with a zero gradient at zero vectors like
+    ``torch.norm`` (no 0/0 from the square root or the ``1/p`` power)."""
+    if p == float("inf"):
+        return _F["max"](_F["abs"](x), axis=axes, keepdims=True)
+    if p == float("-inf"):
+        return _F["min"](_F["abs"](x), axis=axes, keepdims=True)
+    if p == 0:
+        return _F["astype"](_F["sum"](_F["astype"](x != 0, x.dtype), axis=axes, keepdims=True),
+                            x.dtype)
+    # |x| as x * sign(x): gradient 0 at 0 on every backend (JAX's abs has 1 there)
+    if p == 1:
+        return _F["sum"](x * _F["sign"](x), axis=axes, keepdims=True)
+    powered = x * x if p == 2 else (x * _F["sign"](x)) ** p
+    s = _F["sum"](powered, axis=axes, keepdims=True)
+    nonzero = s > 0
+    safe = _F["where"](nonzero, s, _F["ones_like"](s))
+    root = _F["sqrt"](safe) if p == 2 else safe ** (1.0 / p)
+    return _F["where"](nonzero, root, _F["zeros_like"](root))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)``, the norm taken over ``dim`` (an int or a tuple).
+
+    ``out=`` is not supported (tensors are immutable)."""
+    if out is not None:
+        raise ValueError("normalize(out=...) is not supported: unifw tensors are immutable")
+    norm = _vector_norm(input, p, _axes(dim, input.ndim))
+    # clamp_min(eps) as torch: the gradient passes where norm >= eps
+    return input / _F["where"](norm >= eps, norm, _F["full_like"](norm, eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Group normalisation of ``(N, C, *)``: the ``C`` channels are split in ``num_groups``
+    groups, each normalised over its channels and spatial positions (biased variance),
+    then the per-channel affine ``weight``/``bias`` (shape ``(C,)``) is applied."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected at least 2 dimensions for input tensor but "
+                         f"received {input.ndim}")
+    shape = tuple(input.shape)
+    n, c = shape[0], shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: expected number of channels in input ({c}) to be "
+                         f"divisible by num_groups ({num_groups})")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise _bad(_ShapeError_cls, "group_norm", f"{name} must have shape ({c},), got "
+                       f"{tuple(t.shape)}", input, t)
+    g = _F["reshape"](input, (n, num_groups, -1))
+    mean = _F["mean"](g, axis=-1, keepdims=True)
+    var = _F["var"](g, axis=-1, keepdims=True)
+    out = _F["reshape"]((g - mean) * (1.0 / _F["sqrt"](var + eps)), shape)
+    affine_shape = (c,) + (1,) * (len(shape) - 2)
+    if weight is not None:
+        out = out * _F["reshape"](weight, affine_shape)
+    if bias is not None:
+        out = out + _F["reshape"](bias, affine_shape)
+    return out
+
+
+# ---------------------------------------------------------------- interpolation
+# The source indices and weights depend only on the (static) sizes: they are computed here
+# with NumPy, exactly as PyTorch's CPU kernels compute them (same float precision), and
+# applied with ``take`` along each spatial axis, so results, gradients (scatter-adds) and
+# compiled functions agree with torch on every backend.
+
+_LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
+_INTERP_MODES = ("nearest", "nearest-exact", "area") + tuple(_LINEAR_MODES)
+
+
+def _scale_value(scale, n_in, n_out, np_float):
+    """torch's ``compute_scales_value``: ``1/scale`` when a scale factor is used, else
+    ``in/out``, in the precision ``np_float``."""
+    if scale is not None and scale > 0:
+        return np_float(1.0 / scale)
+    return np_float(n_in) / np_float(n_out)
+
+
+def _half_pixel_source(ratio, dst, np_float):
+    """``ratio * (dst + 0.5) - 0.5`` as torch's CPU kernels compute it: in ``np_float``, and
+    for float32 as one fused multiply-add (exact in float64, then rounded once)."""
+    if np_float is _np.float32:
+        return (_np.float64(ratio) * (dst + 0.5) - 0.5).astype(_np.float32)
+    return ratio * (dst + 0.5) - 0.5
+
+
+def _floor_index(src, n_in):
+    """``min(floorf(src), n_in - 1)``: torch floors in float32, whatever the precision."""
+    return _np.minimum(_np.floor(src.astype(_np.float32)).astype(_np.int64), n_in - 1)
+
+
+def _nearest_index(n_in, n_out, scale, exact, np_float):
+    """Source index of each output index for 'nearest' (``floor(dst * scale)``, torch's
+    legacy rule) or 'nearest-exact' (``floor((dst + 0.5) * scale)``)."""
+    dst = _np.arange(n_out)
+    ratio = _scale_value(scale, n_in, n_out, np_float)
+    if not exact:
+        return _floor_index(dst.astype(np_float) * ratio, n_in)
+    src = _half_pixel_source(ratio, dst, np_float)
+    src = _np.where(src < 0, np_float(0), src).astype(np_float)
+    if np_float is _np.float32:
+        src = src.astype(_np.float64) + 0.5
+    else:
+        src = src + 0.5
+    return _floor_index(src, n_in)
+
+
+def _linear_index(n_in, n_out, scale, align_corners, np_float):
+    """``(i0, i1, w0, w1)``: torch's ``compute_source_index_and_lambda`` per output index."""
+    dst = _np.arange(n_out)
+    if n_out == n_in:
+        return dst, dst, _np.ones(n_out, np_float), _np.zeros(n_out, np_float)
+    if align_corners:
+        ratio = np_float(n_in - 1) / np_float(n_out - 1) if n_out > 1 else np_float(0)
+        src = ratio * dst.astype(np_float)
+    else:
+        src = _half_pixel_source(_scale_value(scale, n_in, n_out, np_float), dst, np_float)
+        src = _np.where(src < 0, np_float(0), src).astype(np_float)
+    i0 = _floor_index(src, n_in)
+    w1 = _np.clip(src - i0.astype(np_float), 0, 1).astype(np_float)
+    w0 = (np_float(1) - w1).astype(np_float)
+    i1 = i0 + (i0 < n_in - 1)
+    return i0, i1, w0, w1
+
+
+def _output_sizes(input, size, scale_factor, recompute_scale_factor, mode):
+    """torch's size/scale_factor processing: ``(output sizes, scale factors or Nones)``."""
+    dim = input.ndim - 2
+    in_sizes = tuple(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dim
+        if len(sizes) != dim:
+            raise ValueError(f"Input and output must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of "
+                             f"{list(in_sizes)} and output size of {size}.")
+        if not all(isinstance(s, int) or hasattr(s, "__index__") for s in sizes):
+            raise TypeError(f"expected size to be an int or a tuple of ints, got {size!r}")
+        sizes, scales = tuple(int(s) for s in sizes), (None,) * dim
+    else:
+        scales = (tuple(float(s) for s in scale_factor)
+                  if isinstance(scale_factor, (list, tuple)) else (float(scale_factor),) * dim)
+        if len(scales) != dim:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of "
+                             f"{list(in_sizes)} and scale_factor of shape {scale_factor}.")
+        sizes = tuple(_math.floor(n * s) for n, s in zip(in_sizes, scales))
+        if recompute_scale_factor or mode == "area":
+            scales = (None,) * dim
+    if any(n <= 0 for n in in_sizes) or any(s <= 0 for s in sizes):
+        raise ValueError(f"interpolate: input and output sizes should be greater than 0, but "
+                         f"got input {in_sizes} and output {sizes}")
+    return sizes, scales
+
+
+def _gather(x, index, axis):
+    return _F["take"](x, _asarray(index, device=x.device), axis=axis)
+
+
+def _along(w, axis, ndim, x):
+    shape = [1] * ndim
+    shape[axis] = -1
+    return _asarray(w.reshape(shape), dtype=x.dtype, device=x.device)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dimensions of ``(N, C, L)``, ``(N, C, H, W)`` or
+    ``(N, C, D, H, W)`` to ``size`` (an int or a tuple) or by ``scale_factor`` (a float or
+    a tuple; the output size is ``floor(in * scale)``).
+
+    Modes: ``'nearest'`` (torch's: source index ``floor(dst * in / out)``),
+    ``'nearest-exact'``, ``'linear'`` (3-d), ``'bilinear'`` (4-d), ``'trilinear'`` (5-d),
+    with ``align_corners`` (default False: half-pixel source coordinates clamped at 0),
+    and ``'area'`` (adaptive average pooling; 3-d and 4-d). With ``scale_factor`` (and
+    ``recompute_scale_factor`` not True) the coordinates use ``1 / scale_factor``, as in
+    PyTorch. Results equal PyTorch's.
+    """
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif mode in _LINEAR_MODES:
+        align_corners = bool(align_corners)
+    else:
+        raise ValueError(f"interpolate: unsupported mode {mode!r} (supported: "
+                         f"{', '.join(repr(m) for m in _INTERP_MODES)})")
+    if antialias:
+        raise ValueError("interpolate(antialias=True) is not supported")
+    if input.ndim not in (3, 4, 5):
+        raise ValueError(f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, ...), got "
+                         f"{input.ndim}-D")
+    if mode in _LINEAR_MODES and input.ndim != _LINEAR_MODES[mode]:
+        raise ValueError(f"interpolate: got {input.ndim}-D input, but {mode} mode needs "
+                         f"{_LINEAR_MODES[mode]}-D input")
+    if mode in _LINEAR_MODES and not input.dtype.is_floating:
+        raise _bad(_errors.DTypeError, "interpolate", f"mode {mode!r} needs a floating-point "
+                   f"input, got {input.dtype}", input)
+    sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor, mode)
+    if mode == "area":
+        if input.ndim == 5:
+            raise ValueError("interpolate: mode 'area' supports 3-D and 4-D inputs only")
+        if input.ndim == 3:
+            pooled = adaptive_avg_pool2d(  # noqa: F821  (generated op above)
+                _F["expand_dims"](input, axis=2), (1, sizes[0]))
+            return _F["squeeze"](pooled, 2)
+        return adaptive_avg_pool2d(input, sizes)  # noqa: F821
+    np_float = _np.float64 if input.dtype.bits == 64 else _np.float32
+    x, ndim = input, input.ndim
+    for k, (n_in, n_out, scale) in enumerate(zip(input.shape[2:], sizes, scales)):
+        axis = k + 2
+        if mode in _LINEAR_MODES:
+            i0, i1, w0, w1 = _linear_index(n_in, n_out, scale, align_corners, np_float)
+            if n_in == n_out:
+                continue
+            x = (_gather(x, i0, axis) * _along(w0, axis, ndim, x)
+                 + _gather(x, i1, axis) * _along(w1, axis, ndim, x))
+        else:
+            index = _nearest_index(n_in, n_out, scale, mode == "nearest-exact", np_float)
+            if n_in == n_out and _np.array_equal(index, _np.arange(n_out)):
+                continue
+            x = _gather(x, index, axis)
+    return x
