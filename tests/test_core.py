@@ -154,6 +154,24 @@ def test_python_scalars_are_weak(backend):
         i * 0.5
 
 
+def test_python_scalars_in_where_and_clip_are_weak(backend):
+    """A scalar takes the tensor's dtype, never the default float's: 1e-12 next to a
+    float64 tensor stays 1e-12 (NumPy computes the float64 reference)."""
+    x_np = np.array([0.0, 1.0, -2.0])
+    x = uf.tensor(x_np, dtype=uf.float64)
+    for got, want in [(uf.clip(x, min=1e-12), np.clip(x_np, 1e-12, None)),
+                      (uf.clip(x, -1e-300, 1 / 3), np.clip(x_np, -1e-300, 1 / 3)),
+                      (uf.where(x > 0.5, x, 1e-12), np.where(x_np > 0.5, x_np, 1e-12)),
+                      (uf.where(x > 0.5, 1 / 3, x), np.where(x_np > 0.5, 1 / 3, x_np))]:
+        assert got.dtype == uf.float64
+        np.testing.assert_array_equal(got.numpy(), want)
+    h = uf.ones((2,), dtype=uf.float16)
+    assert uf.where(h > 0, h, 0.1).dtype == uf.float16
+    assert uf.where(uf.tensor([True, False]), 1.5, 2.5).dtype == uf.float32  # no tensor
+    with pytest.raises(uf.DTypeError):
+        uf.where(uf.tensor([True]), uf.ones((1,), dtype=uf.int32), 0.5)
+
+
 def test_default_dtypes_of_python_data(backend):
     assert uf.tensor([1.0, 2.0]).dtype == uf.float32
     assert uf.tensor([1, 2]).dtype == uf.int64

@@ -151,6 +151,22 @@ def scalar_operand(b, s, t_native, op):
     return b.asarray(s, dtype=t_native.dtype, device=b.device_of(t_native))
 
 
+_WEAK = object()  # marks a Python scalar operand whose dtype comes from another operand
+
+
+def scalar_like(b, s, ref, name, op):
+    """Python scalar ``s`` as a native with the dtype of native ``ref`` (weak-scalar rule;
+    a complex scalar next to a real tensor takes the matching complex dtype). Without a
+    tensor to follow (``ref`` None or a scalar too), the default conversion."""
+    if ref is None or ref is _WEAK:
+        return unwrap_in(b, s, name, op)
+    res = b._scalar_ok.get((ref.dtype, type(s)))
+    if not res:  # refused (e.g. 0.5 with an int tensor): the explanatory DTypeError
+        _dtypes.scalar_result_dtype(b.udtype(ref), s, op)
+        raise DTypeError(f"{op}: cannot combine a Python {type(s).__name__} with this tensor")
+    return b.asarray(s, dtype=ref.dtype if res is True else res, device=b.device_of(ref))
+
+
 def promote_natives(b, op, natives, args):
     """Cast natives to their Array API result dtype (explicit, not silent: the standard's rule)."""
     uds = [b.udtype(n) for n in natives]
@@ -412,6 +428,10 @@ def _make(spec: OpSpec):
             lines += [f"if type({first}) is _T: _b = {first}._b",
                       f"else: _b = _pick({', '.join(tnames)})"]
         natives = []
+        # where's values and clip's bounds: a Python scalar is weak (Array API), it takes
+        # the dtype of the tensor it meets instead of the default float's (which would
+        # round 1e-12 through float32 next to a float64 tensor)
+        weak = {"where": tnames[1:], "clip": tnames[1:]}.get(spec.kind, ())
         for t, seq, opt in tens:
             if seq:
                 lines.append(f"_{t} = [_unwrap_in(_b, v, {t!r}, {spec.qualname!r}) for v in {t}]")
@@ -419,9 +439,17 @@ def _make(spec: OpSpec):
             else:
                 pre = f"if {t} is None: _{t} = None\nel" if opt else ""
                 lines.append(f"{pre}if type({t}) is _T and {t}._b is _b: _{t} = {t}._native")
+                if t in weak:
+                    lines.append(f"elif type({t}) in _SCALARS: _{t} = _WEAK")
                 lines.append(f"else: _{t} = _unwrap_in(_b, {t}, {t!r}, {spec.qualname!r})")
                 natives.append(f"_{t}")
             rename[t] = f"_{t}"
+        if weak:
+            a1, a2 = (f"_{t}" for t in weak) if spec.kind == "where" else (f"_{tnames[0]}",) * 2
+            ref = a1 if a1 == a2 else f"({a1} if {a1} is not _WEAK else {a2})"
+            for t in weak:
+                lines.append(f"if _{t} is _WEAK: _{t} = _scalar_like(_b, {t}, {ref}, "
+                             f"{t!r}, {spec.qualname!r})")
         nat_list = "[" + ", ".join(natives) + "]"
         if len(natives) > 1 or tens[0][1]:
             lines.append(f"if _b.check_devices: _check_dev(_b, {spec.qualname!r}, {nat_list}, {args_tuple})")
@@ -482,7 +510,7 @@ def _make(spec: OpSpec):
          "_BOOLSPEC": OpSpec(spec.name, spec.sig, ns=spec.ns, dtypes="bool"),
          "_NT": _NAMED.get(spec.qualname), "_canon_dev": canonical_device,
          "_cur_dev": _current_device, "_default_dtype": default_creation_dtype,
-         "_binary_slow": binary_slow}
+         "_binary_slow": binary_slow, "_WEAK": _WEAK, "_scalar_like": scalar_like}
     exec(compile(src, f"<unifw op {spec.qualname}>", "exec"), g)
     fn = g[spec.name]
     fn.__qualname__ = spec.name
