@@ -601,3 +601,13 @@ def test_custom_vjp_requires_defvjp(grad_backend):
 
     with pytest.raises(uf.UnifwError, match="defvjp"):
         f(_t([1.0]))
+
+
+def test_abs_gradient_at_zero_is_zero_everywhere(grad_backend):
+    """The subgradient PyTorch and TensorFlow use (sign(0) = 0); jnp.abs alone gives 1."""
+    x = _t([0.0, -2.0, 3.0])
+    want = np.sign(x.numpy())
+    f = uf.grad(lambda x: uf.sum(uf.abs(x)))
+    np.testing.assert_array_equal(f(x).numpy(), want)
+    np.testing.assert_array_equal(uf.function(f)(x).numpy(), want)
+    np.testing.assert_array_equal(uf.grad(lambda x: uf.sum(f(x)))(x).numpy(), [0.0, 0.0, 0.0])

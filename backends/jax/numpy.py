@@ -29,8 +29,28 @@ acos, acosh, asin, asinh = jnp.acos, jnp.acosh, jnp.asin, jnp.asinh
 atan, atanh, cos, cosh = jnp.atan, jnp.atanh, jnp.cos, jnp.cosh
 exp, expm1, log, log1p, log2, log10 = jnp.exp, jnp.expm1, jnp.log, jnp.log1p, jnp.log2, jnp.log10
 sin, sinh, sqrt, tan, tanh = jnp.sin, jnp.sinh, jnp.sqrt, jnp.tan, jnp.tanh
-ceil, floor, trunc, abs = jnp.ceil, jnp.floor, jnp.trunc, jnp.abs
+ceil, floor, trunc = jnp.ceil, jnp.floor, jnp.trunc
 negative, positive, square, sign = jnp.negative, jnp.positive, jnp.square, jnp.sign
+
+
+@jax.custom_jvp
+def _abs_real(x):
+    return jnp.abs(x)
+
+
+@_abs_real.defjvp
+def _abs_real_jvp(primals, tangents):
+    # sign(0) = 0: the subgradient PyTorch and TensorFlow use (jnp.abs takes 1 at 0)
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t
+
+
+_abs_real_jit = jax.jit(_abs_real)  # a custom_jvp call costs ~200 us eagerly, jitted ~8
+
+
+def abs(x, /):
+    return _abs_real_jit(x) if x.dtype in _FLOATS else jnp.abs(x)
+
 signbit, isfinite, isinf, isnan = jnp.signbit, jnp.isfinite, jnp.isinf, jnp.isnan
 conj, real, imag = jnp.conj, jnp.real, jnp.imag
 logical_not, bitwise_invert = jnp.logical_not, jnp.bitwise_invert
