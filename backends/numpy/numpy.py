@@ -182,21 +182,25 @@ def diff(x, /, *, axis=-1, n=1):
 
 # ------------------------------------------------------------------ linear algebra
 def _in_dtype_of(out, x1, x2):
-    """``out`` in the operands' dtype: ml_dtypes' bfloat16 products come back as float32."""
+    """``out`` in the operands' dtype: ml_dtypes' bfloat16 products come back as float32.
+    (Called only when the dtypes differ: the common case costs one identity test.)"""
     dt = np.result_type(x1.dtype, x2.dtype)
     return out if out.dtype == dt else np.asarray(out).astype(dt)
 
 
 def matmul(x1, x2, /):
-    return _in_dtype_of(np.matmul(x1, x2), x1, x2)
+    out = np.matmul(x1, x2)
+    return out if out.dtype is x1.dtype else _in_dtype_of(out, x1, x2)
 
 
 def tensordot(x1, x2, /, *, axes=2):
-    return _in_dtype_of(np.tensordot(x1, x2, axes=axes), x1, x2)
+    out = np.tensordot(x1, x2, axes=axes)
+    return out if out.dtype is x1.dtype else _in_dtype_of(out, x1, x2)
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    return _in_dtype_of(np.vecdot(x1, x2, axis=axis), x1, x2)
+    out = np.vecdot(x1, x2, axis=axis)
+    return out if out.dtype is x1.dtype else _in_dtype_of(out, x1, x2)
 
 
 # ------------------------------------------------------------------ statistics
