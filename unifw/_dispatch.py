@@ -158,13 +158,22 @@ def scalar_like(b, s, ref, name, op):
     """Python scalar ``s`` as a native with the dtype of native ``ref`` (weak-scalar rule;
     a complex scalar next to a real tensor takes the matching complex dtype). Without a
     tensor to follow (``ref`` None or a scalar too), the default conversion."""
-    if ref is None or ref is _WEAK:
+    if ref is None or ref is _WEAK or (type(s) is int and not _fits(b.udtype(ref), s)):
+        # no tensor to follow, or an int the tensor's dtype cannot hold (clip(u8, -1, 4)):
+        # the default conversion, then the ordinary promotion
         return unwrap_in(b, s, name, op)
     res = b._scalar_ok.get((ref.dtype, type(s)))
     if not res:  # refused (e.g. 0.5 with an int tensor): the explanatory DTypeError
         _dtypes.scalar_result_dtype(b.udtype(ref), s, op)
         raise DTypeError(f"{op}: cannot combine a Python {type(s).__name__} with this tensor")
     return b.asarray(s, dtype=ref.dtype if res is True else res, device=b.device_of(ref))
+
+
+def _fits(d, value: int) -> bool:
+    if d.kind not in "iu":
+        return True
+    info = np.iinfo(d.numpy_dtype)
+    return info.min <= value <= info.max
 
 
 def promote_natives(b, op, natives, args):
