@@ -19,6 +19,7 @@ from . import _dtypes
 from ._opspec import OPS, OpSpec
 from ._registry import active
 from ._tensor import Tensor, wrap
+from .variable import trace_state
 from .backend_api import attr_name
 from .errors import (BackendMismatchError, DeviceMismatchError, DTypeError, IndexError_,
                      OpError, ShapeError, TracingError, UnifwError, op_error)
@@ -633,8 +634,6 @@ def concrete_value(t: Tensor, what: str):
     to be concrete (PyTorch runs the first call eagerly and breaks the graph on such a
     conversion; NumPy has no compiler): code that branches on a tensor would fail on JAX
     and TensorFlow, so it fails the same way everywhere."""
-    from .variable import trace_state
-
     b = t._b
     if trace_state.depth or (b.supports_compile and b.is_tracing(t._native)):
         raise TracingError(
@@ -642,7 +641,7 @@ def concrete_value(t: Tensor, what: str):
             "on a value that is only known when the compiled function runs. Use uf.cond / "
             "uf.where / uf.while_loop for data-dependent control flow, or mark the argument "
             "static (uf.function(..., static_argnums=...)).")
-    a = t.numpy()
+    a = b.to_numpy(t._native)  # checked above: no second check through t.numpy()
     if a.size != 1:
         raise ValueError(f"{what}() of a tensor with {a.size} elements is ambiguous")
     return a.reshape(()).item()
